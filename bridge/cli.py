@@ -1,0 +1,52 @@
+"""`python -m bridge ...`: the headless main job, and what the add-on starts."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import BridgeError
+from .progress import Reporter
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bridge", description="Golden Score bridge")
+    commands = parser.add_subparsers(dest="command", required=True)
+    rec = commands.add_parser("reconstruct", help="fit a body to the person in a photo")
+    rec.add_argument("photo", help="JPEG or PNG photo")
+    rec.add_argument("--out", required=True, help="result folder (replaced as a whole when done)")
+    rec.add_argument("--keypoints", help="OpenPose BODY_25 JSON to use instead of the detector")
+    rec.add_argument("--focal-35mm", type=float, help="35 mm-equivalent focal length (default: EXIF, else 50)")
+    rec.add_argument("--body", default="anny", help="body model (default: anny)")
+    rec.add_argument("--events", action="store_true", help="JSON-line events on stdout instead of a bar")
+    commands.add_parser("warmup", help="build the body model cache once")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "warmup":
+        from .body import load_body_model
+
+        load_body_model("anny")
+        print("body model cache ready", file=sys.stderr)
+        return 0
+    reporter = Reporter(job="reconstruct", events=args.events)
+    try:
+        from .reconstruct import reconstruct
+
+        report = reconstruct(args.photo, args.out, keypoints_file=args.keypoints, focal_35mm=args.focal_35mm,
+                             body_name=args.body, reporter=reporter)
+    except BridgeError as err:
+        reporter.error(err.code, err.message, err.hint)
+        print(err.line(), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        reporter.error("cancelled", "Cancelled.", "")
+        print("error: cancelled; nothing was written.", file=sys.stderr)
+        return 130
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not args.events:
+        print(f"done: result in {args.out} (fit error {report.keypoint_error_px:.1f} px; see overlay.png)",
+              file=sys.stderr)
+    return 0

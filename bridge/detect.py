@@ -1,0 +1,75 @@
+"""2D keypoints with MediaPipe Pose, offline: mediapipe 0.10.21 ships its pose models."""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+
+import numpy as np
+
+from .keypoints import map_keypoints
+
+MIN_DETECTION_CONFIDENCE = 0.3
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """TFLite and glog write to file descriptor 2 from C++; keep that chatter off the terminal."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@functools.lru_cache(maxsize=1)
+def _pose_estimator():
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import mediapipe as mp
+
+    with _native_stderr_silenced():
+        return mp.solutions.pose.Pose(
+            static_image_mode=True, model_complexity=1, min_detection_confidence=MIN_DETECTION_CONFIDENCE
+        )
+
+
+def _rotate(rgb: np.ndarray, quarter_turns: int) -> np.ndarray:
+    return np.ascontiguousarray(np.rot90(rgb, k=-quarter_turns))  # clockwise turns
+
+
+def _unrotate_points(points: np.ndarray, quarter_turns: int, width: int, height: int) -> np.ndarray:
+    """Points found in the image turned clockwise by quarter_turns, back in the original's frame."""
+    x, y = points[:, 0], points[:, 1]
+    turns = quarter_turns % 4
+    if turns == 0:
+        return points.copy()
+    if turns == 1:  # clockwise 90: original (x, y) went to (height - y, x)
+        return np.stack([y, height - x], axis=1)
+    if turns == 2:
+        return np.stack([width - x, height - y], axis=1)
+    return np.stack([width - y, x], axis=1)
+
+
+def detect_body25(rgb: np.ndarray, quarter_turns: int = 0):
+    """BODY_25 keypoints (25, 2) in rgb's pixels and confidences (25,), or None when MediaPipe
+    finds nobody. `quarter_turns` runs the detector on the image turned clockwise (for people
+    upside down or lying) and maps the points back."""
+    height, width = rgb.shape[:2]
+    turned = _rotate(rgb, quarter_turns)
+    estimator = _pose_estimator()
+    with _native_stderr_silenced():
+        result = estimator.process(turned)
+    if result.pose_landmarks is None:
+        return None
+    th, tw = turned.shape[:2]
+    marks = result.pose_landmarks.landmark
+    points = np.array([[m.x * tw, m.y * th] for m in marks])
+    visibility = np.clip(np.array([m.visibility for m in marks]), 0.0, 1.0)
+    points = _unrotate_points(points, quarter_turns, width, height)
+    return map_keypoints(points, visibility, "blazepose33")

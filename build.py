@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Golden Score's one entry point for people and CI.
+
+    python build.py demo    make the environment if needed, reconstruct the bundled sample photo
+    python build.py test    make the environment if needed, run the test suite
+    python build.py bench   make the environment if needed, run the benchmark
+    python build.py env     only create or repair the environment
+
+The environment is `.venv` (Python 3.11) with the pins of requirements.txt. It is repaired
+whenever requirements.txt changes (a stamp file records its hash) and it carries the Anny
+model cache, built once here and never inside a test.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".golden-score-stamp"
+REQUIREMENTS = ROOT / "requirements.txt"
+SAMPLE_PHOTO = ROOT / "assets" / "sample" / "photo.jpg"
+DEMO_OUT = ROOT / "out" / "demo"
+LLVM_CANDIDATES = (
+    "/usr/lib/x86_64-linux-gnu/libLLVM.so.19.1",
+    "/usr/lib/x86_64-linux-gnu/libLLVM-19.so.1",
+    "/usr/lib/aarch64-linux-gnu/libLLVM.so.19.1",
+)
+
+
+def say(line: str) -> None:
+    print(f"[build] {line}", flush=True)
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def requirements_hash() -> str:
+    return hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+
+
+def run(cmd: list[str], **kwargs) -> int:
+    return subprocess.call([str(c) for c in cmd], **kwargs)
+
+
+def ensure_python_311() -> None:
+    if sys.version_info[:2] != (3, 11):
+        sys.exit(
+            f"[build] Python 3.11 is needed (Blender 4.5's bpy module and the pinned wheels are "
+            f"built for it); this is {sys.version.split()[0]}. Run: python3.11 build.py ..."
+        )
+
+
+def ensure_llvm() -> None:
+    """Mitsuba's CPU variant needs libLLVM 19 (LLVM 15 fails inside drjit 1.5)."""
+    if sys.platform != "linux" or any(Path(p).exists() for p in LLVM_CANDIDATES):
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        say("installing libllvm19 from Debian (Mitsuba's CPU renderer needs it)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if run(["apt-get", "install", "-y", "-qq", "libllvm19"], env=env) != 0:
+            run(["apt-get", "update", "-qq"], env=env)
+            run(["apt-get", "install", "-y", "-qq", "libllvm19"], env=env)
+    if not any(Path(p).exists() for p in LLVM_CANDIDATES):
+        say(
+            "libLLVM 19 was not found, so refinement on the CPU will not run (fitting works). "
+            "Install it with: sudo apt-get install libllvm19"
+        )
+
+
+def ensure_env() -> Path:
+    ensure_python_311()
+    python = venv_python()
+    wanted = requirements_hash()
+    if python.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return python
+    if not python.exists():
+        say(f"creating the environment in {VENV}")
+        if run([sys.executable, "-m", "venv", VENV]) != 0:
+            sys.exit("[build] could not create .venv; install Python's venv module (apt-get install python3-venv)")
+    say("installing the pinned dependencies (the first time takes a few minutes)")
+    if run([python, "-m", "pip", "install", "-q", "--upgrade", "pip"]) != 0:
+        sys.exit("[build] pip could not upgrade itself; check the network to the package registry")
+    if run([python, "-m", "pip", "install", "-q", "-r", REQUIREMENTS]) != 0:
+        sys.exit("[build] installing requirements.txt failed; the lines above say which package")
+    ensure_llvm()
+    say("building the Anny model cache (once, about a minute)")
+    if run([python, "-m", "bridge", "warmup"], cwd=ROOT) != 0:
+        sys.exit("[build] building the Anny model cache failed; see the lines above")
+    STAMP.write_text(wanted)
+    say("environment ready")
+    return python
+
+
+def cmd_demo() -> int:
+    python = ensure_env()
+    code = run([python, "-m", "bridge", "reconstruct", SAMPLE_PHOTO, "--out", DEMO_OUT], cwd=ROOT)
+    if code == 0:
+        say(f"results are in {DEMO_OUT}: overlay.png (fit over the photo), scene.glb, scene.obj, "
+            "scene.json, fighter_*.npz")
+    return code
+
+
+def cmd_test(extra: list[str]) -> int:
+    python = ensure_env()
+    code = run([python, "-m", "pytest", "-q", "-m", "not slow", "tests", *extra], cwd=ROOT)
+    return 0 if code == 5 else code  # 5: no test collected for the selection given
+
+
+def cmd_bench(extra: list[str]) -> int:
+    python = ensure_env()
+    return run([python, "benchmarks/bench_reconstruct.py", *extra], cwd=ROOT)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"demo", "test", "bench", "env"}:
+        print(__doc__)
+        return 2
+    command, extra = argv[0], argv[1:]
+    if command == "env":
+        ensure_env()
+        return 0
+    if command == "demo":
+        return cmd_demo()
+    if command == "test":
+        return cmd_test(extra)
+    return cmd_bench(extra)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
