@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from .errors import BridgeError
@@ -22,8 +23,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_on_terminate(signum, frame):
+    """A client stopping the bridge (Esc in Blender) ends the job like Ctrl+C: cleanly, nothing half-written."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_terminate)
     if args.command == "warmup":
         from .body import load_body_model
 
