@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from dataclasses import dataclass
 import os
 import sys
 
 import numpy as np
 
-from .keypoints import map_keypoints
+from .keypoints import map_keypoints, mapping_matrix
 
 MIN_DETECTION_CONFIDENCE = 0.3
 
@@ -56,10 +57,24 @@ def _unrotate_points(points: np.ndarray, quarter_turns: int, width: int, height:
     return np.stack([width - y, x], axis=1)
 
 
-def detect_body25(rgb: np.ndarray, quarter_turns: int = 0):
-    """BODY_25 keypoints (25, 2) in rgb's pixels and confidences (25,), or None when MediaPipe
-    finds nobody. `quarter_turns` runs the detector on the image turned clockwise (for people
-    upside down or lying) and maps the points back."""
+@dataclass
+class Detection:
+    points: np.ndarray  # (25, 2) BODY_25 in the image's pixels
+    confidence: np.ndarray  # (25,)
+    points3d: np.ndarray  # (25, 3) MediaPipe's metric 3D estimate, camera-aligned axes, hips at 0
+
+
+def _turn_3d(points3d: np.ndarray, quarter_turns: int) -> np.ndarray:
+    """3D points estimated in the turned image, back in the original camera's axes."""
+    angle = -quarter_turns * np.pi / 2  # undo the clockwise turn about the viewing axis
+    c, s = np.cos(angle), np.sin(angle)
+    return points3d @ np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def detect_body25(rgb: np.ndarray, quarter_turns: int = 0) -> Detection | None:
+    """BODY_25 keypoints of the one person MediaPipe finds, or None when it finds nobody.
+    `quarter_turns` runs the detector on the image turned clockwise (for people upside down or
+    lying) and maps the points back."""
     height, width = rgb.shape[:2]
     turned = _rotate(rgb, quarter_turns)
     estimator = _pose_estimator()
@@ -72,4 +87,7 @@ def detect_body25(rgb: np.ndarray, quarter_turns: int = 0):
     points = np.array([[m.x * tw, m.y * th] for m in marks])
     visibility = np.clip(np.array([m.visibility for m in marks]), 0.0, 1.0)
     points = _unrotate_points(points, quarter_turns, width, height)
-    return map_keypoints(points, visibility, "blazepose33")
+    points, confidence = map_keypoints(points, visibility, "blazepose33")
+    world = np.array([[m.x, m.y, m.z] for m in result.pose_world_landmarks.landmark])
+    points3d = mapping_matrix("blazepose33") @ _turn_3d(world, quarter_turns)
+    return Detection(points, confidence, points3d)

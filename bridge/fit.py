@@ -19,7 +19,7 @@ import torch
 
 from .body import BodyModel, BodyOutput
 from .camera import project
-from .keypoints import INDEX
+from .keypoints import INDEX, LIMBS
 
 TORSO_POINTS = [INDEX[n] for n in ("neck", "right_shoulder", "left_shoulder", "mid_hip", "right_hip", "left_hip")]
 TORSO_LENGTH_M = 0.48  # neck to mid-hip of Anny's average body
@@ -31,12 +31,13 @@ class FitSettings:
 
     global_steps: int = 60
     body_steps: tuple[int, ...] = (80, 80, 100)
-    pose_prior: tuple[float, ...] = (1.0, 0.2, 0.03)
+    pose_prior: tuple[float, ...] = (0.1, 0.03, 0.01)
     # Robust loss scale per body stage, as a fraction of the image's larger side: wide first so
     # far-off limbs still pull, narrow last so a wild detection cannot.
     robust_scale: tuple[float, ...] = (0.5, 0.2, 0.08)
     shape_prior: float = 0.5
-    hinge_prior: float = 0.02
+    # Weight of the detector's own 3D estimate (limb directions): the depth cue 2D lacks.
+    direction_weight: float = 1.0
     learning_rate: float = 0.04
 
 
@@ -96,8 +97,12 @@ def fit_fighter(
     settings: FitSettings = FitSettings(),
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    points3d: np.ndarray | None = None,
 ) -> FitResult:
-    """Fit one person's shape, pose and placement to BODY_25 keypoints (pixels) in camera K."""
+    """Fit one person's shape, pose and placement to BODY_25 keypoints (pixels) in camera K.
+
+    `points3d`, when the detector gives one, is its metric 3D estimate in camera-aligned axes:
+    its limb directions decide what 2D cannot, which way each limb points in depth."""
     dtype = torch.float32
     yaws = facing_yaws(points, conf)
     batch = len(yaws)
@@ -106,6 +111,13 @@ def fit_fighter(
     torso_weight = torch.zeros_like(weight)
     torso_weight[TORSO_POINTS] = weight[TORSO_POINTS]
     K_t = torch.as_tensor(K, dtype=dtype)
+    limb_a, limb_b = (torch.tensor(i) for i in zip(*LIMBS))
+    if points3d is not None:
+        guide = torch.as_tensor(points3d, dtype=dtype)
+        guide_dirs = torch.nn.functional.normalize(guide[limb_b] - guide[limb_a], dim=-1)
+        guide_weight = torch.minimum(weight[limb_a], weight[limb_b])
+    else:
+        guide_dirs, guide_weight = torch.zeros(len(LIMBS), 3, dtype=dtype), torch.zeros(len(LIMBS), dtype=dtype)
 
     joints = len(body.bone_names)
     free_index = torch.tensor([body.bone_names.index(b) for b in body.free_bones])
@@ -136,10 +148,13 @@ def fit_fighter(
         residual_sq = ((pixels - target) ** 2).sum(-1)
         data = (point_weight * _gmof(residual_sq, sigma)).sum(-1) / point_weight.sum().clamp(min=1e-6)
         limits = (torch.relu(-hinge) ** 2 + torch.relu(hinge - hinge_max) ** 2).sum(-1) * 1e3
-        prior = prior_weight * (free**2).sum((-1, -2)) + settings.hinge_prior * (hinge**2).sum(-1)
+        prior = prior_weight * (free**2).sum((-1, -2))
         shape_term = settings.shape_prior * ((shape - 0.5) ** 2).sum(-1)
         behind = torch.relu(0.5 - transl[:, 2]) ** 2 * 1e3
-        per_start = data / sigma**2 + limits + prior + shape_term + behind
+        dirs = torch.nn.functional.normalize(out.keypoints[:, limb_b] - out.keypoints[:, limb_a], dim=-1)
+        misalignment = (guide_weight * (1.0 - (dirs * guide_dirs).sum(-1))).sum(-1)
+        direction = settings.direction_weight * misalignment / guide_weight.sum().clamp(min=1e-6)
+        per_start = data / sigma**2 + limits + prior + shape_term + behind + direction
         return per_start, out, pixels
 
     stages = [("global", settings.global_steps, [root, transl], torso_weight,

@@ -35,10 +35,11 @@ class ReconstructReport:
 
 
 def _person_keypoints(photo, keypoints_file, reporter):
-    """BODY_25 points in the photo's pixels: from the file (the most confident person) or detected."""
+    """BODY_25 points in the photo's pixels, confidences, and the detector's 3D estimate (None
+    for keypoint files): from the file (its most confident person) or detected."""
     if keypoints_file is not None:
         people = load_openpose_json(keypoints_file)
-        return max(people, key=lambda person: person[1].sum())
+        return (*max(people, key=lambda person: person[1].sum()), None)
     scale = processing_scale(photo)
     rgb = photo.rgb
     if scale < 1.0:
@@ -52,8 +53,7 @@ def _person_keypoints(photo, keypoints_file, reporter):
     if found is None:
         raise BridgeError("no_person", f"No person was found in {photo.path}.",
                           "Use a photo where the whole body is visible, or give keypoints with --keypoints.")
-    points, conf = found
-    return points / scale, conf
+    return found.points / scale, found.confidence, found.points3d
 
 
 def reconstruct(photo_path, out_dir, keypoints_file=None, focal_35mm=None, body_name="anny",
@@ -69,7 +69,7 @@ def reconstruct(photo_path, out_dir, keypoints_file=None, focal_35mm=None, body_
     seconds["load"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    points, conf = _person_keypoints(photo, keypoints_file, reporter)
+    points, conf, points3d = _person_keypoints(photo, keypoints_file, reporter)
     seconds["detect"] = time.perf_counter() - start
     if (conf > 0.3).sum() < MIN_CONFIDENT_KEYPOINTS:
         raise BridgeError("no_person", f"Too few body keypoints were found in {photo.path} to fit a body.",
@@ -86,7 +86,7 @@ def reconstruct(photo_path, out_dir, keypoints_file=None, focal_35mm=None, body_
 
     start = time.perf_counter()
     fit = fit_fighter(body, points, conf, K, max(photo.width, photo.height), settings,
-                      progress=reporter.progress, should_stop=should_stop)
+                      progress=reporter.progress, should_stop=should_stop, points3d=points3d)
     seconds["fit"] = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -112,3 +112,9 @@ def test_truth_matches_the_body_model(truth):
                            torch.as_tensor(truth["transl"], dtype=body.dtype))
     np.testing.assert_allclose(out.vertices.numpy(), truth["vertices"], atol=1e-4)
     np.testing.assert_allclose(out.keypoints.numpy(), truth["keypoints3d"], atol=1e-4)
+
+
+def test_labels_agree_with_the_mask(mask):
+    labels = np.asarray(Image.open(SAMPLE / "labels.png"))
+    assert labels.shape == (HEIGHT, WIDTH)
+    np.testing.assert_array_equal(labels == 1, mask)  # one fighter: nobody stands in front

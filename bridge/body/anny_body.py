@@ -46,12 +46,6 @@ def anny_cache_dir() -> Path:
 
 def _quiet_import_anny():
     """Import anny with warp's banner kept off stdout (stdout carries JSON events)."""
-    try:
-        import warp
-
-        warp.config.quiet = True
-    except ImportError:
-        pass
     with contextlib.redirect_stdout(io.StringIO()):
         import anny
         import anny.paths
@@ -67,7 +61,8 @@ class AnnyBody:
         anny = _quiet_import_anny()
         self.version = anny.__version__
         with contextlib.redirect_stdout(io.StringIO()):
-            self.model = anny.Anny().to(dtype)
+            # Dense skinning: a little faster than warp's on the CPU, and silent.
+            self.model = anny.Anny(skinning_method="lbs").to(dtype)
             regressor = anny.KeypointsRegressor.coco(self.model)
         self.dtype = dtype
         self.bone_names = list(self.model.bone_labels)
