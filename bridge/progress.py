@@ -26,8 +26,9 @@ class Reporter:
             self._emit(messages.progress(self.job, stage, step, total, loss, preview))
             return
         now = time.monotonic()
-        if step < total and now - self._last_draw < 0.1:
-            return
+        interactive = getattr(self.stream, "isatty", lambda: False)()
+        if step < total and (not interactive or now - self._last_draw < 0.1):
+            return  # a log file gets one line per stage, a terminal a live bar
         self._last_draw = now
         width = 30
         filled = int(width * step / max(total, 1))
