@@ -147,14 +147,13 @@ def fit_fighter(
         pixels = project(K_t, out.keypoints)
         residual_sq = ((pixels - target) ** 2).sum(-1)
         data = (point_weight * _gmof(residual_sq, sigma)).sum(-1) / point_weight.sum().clamp(min=1e-6)
-        limits = (torch.relu(-hinge) ** 2 + torch.relu(hinge - hinge_max) ** 2).sum(-1) * 1e3
         prior = prior_weight * (free**2).sum((-1, -2))
         shape_term = settings.shape_prior * ((shape - 0.5) ** 2).sum(-1)
         behind = torch.relu(0.5 - transl[:, 2]) ** 2 * 1e3
         dirs = torch.nn.functional.normalize(out.keypoints[:, limb_b] - out.keypoints[:, limb_a], dim=-1)
         misalignment = (guide_weight * (1.0 - (dirs * guide_dirs).sum(-1))).sum(-1)
         direction = settings.direction_weight * misalignment / guide_weight.sum().clamp(min=1e-6)
-        per_start = data / sigma**2 + limits + prior + shape_term + behind + direction
+        per_start = data / sigma**2 + prior + shape_term + behind + direction
         return per_start, out, pixels
 
     stages = [("global", settings.global_steps, [root, transl], torso_weight,
@@ -175,6 +174,8 @@ def fit_fighter(
             per_start.sum().backward()
             optimizer.step()
             schedule.step()
+            with torch.no_grad():  # joint limits as a hard projection: hinges never bend backwards
+                hinge.copy_(torch.minimum(hinge.clamp(min=0.0), hinge_max))
             done += 1
             if progress and (done % 10 == 0 or done == total):
                 progress("fit", done, total, per_start.detach().min().item())

@@ -1,0 +1,50 @@
+"""The keypoint fit on bodies posed by the model itself, where the answer is known exactly."""
+import math
+
+import numpy as np
+import roma
+import torch
+
+from bridge.camera import intrinsics, project
+from bridge.fit import facing_yaws, fit_fighter
+from bridge.keypoints import INDEX
+from bridge.metrics import keypoint_error_px
+
+
+def posed_body(body, yaw, knee, elbow):
+    pose = torch.zeros(1, len(body.bone_names), 3)
+    turn = roma.rotvec_to_rotmat(torch.tensor([0.0, yaw, 0.0]))
+    pose[0, 0] = roma.rotmat_to_rotvec(turn @ roma.rotvec_to_rotmat(body.base_orientation()))
+    for hinge in body.hinges:
+        angle = knee if "leg" in hinge.bone else elbow
+        pose[0, body.bone_index(hinge.bone)] = angle * torch.tensor(hinge.axis)
+    return body.forward(body.default_shape(), pose, torch.tensor([[0.0, 0.1, 3.5]]))
+
+
+def test_fit_reprojects_onto_exact_keypoints_and_bends_joints_forward(body):
+    K = intrinsics(384, 512)
+    truth = posed_body(body, yaw=0.4, knee=0.9, elbow=1.2)
+    points = project(K, truth.keypoints[0].numpy())
+    conf = np.ones(25)
+    result = fit_fighter(body, points, conf, K, 512)
+    fitted = project(K, result.output.keypoints[0].numpy())
+    assert keypoint_error_px(fitted, points) < 6.0
+    for hinge in body.hinges:
+        along_axis = float(result.pose[body.bone_index(hinge.bone)] @ torch.tensor(hinge.axis))
+        assert along_axis >= 0.0, f"{hinge.bone} bent backwards"
+        assert along_axis > 0.3, f"{hinge.bone} should be clearly bent"
+
+
+def test_facing_direction_from_shoulder_order_and_both_when_unclear():
+    points = np.zeros((25, 2))
+    points[INDEX["neck"]] = (100, 100)
+    points[INDEX["mid_hip"]] = (100, 250)
+    points[INDEX["right_shoulder"]] = (60, 100)
+    points[INDEX["left_shoulder"]] = (140, 100)
+    conf = np.ones(25)
+    assert facing_yaws(points, conf) == [0.0]  # left shoulder on the image's right: facing us
+    points[[INDEX["right_shoulder"], INDEX["left_shoulder"]]] = points[[INDEX["left_shoulder"], INDEX["right_shoulder"]]]
+    assert facing_yaws(points, conf) == [math.pi]
+    points[INDEX["right_shoulder"]] = (105, 100)
+    points[INDEX["left_shoulder"]] = (95, 100)
+    assert len(facing_yaws(points, conf)) == 2  # side view: try both
