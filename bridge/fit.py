@@ -19,6 +19,7 @@ import torch
 
 from .body import BodyModel, BodyOutput
 from .camera import project
+from .errors import BridgeError
 from .keypoints import INDEX, LIMBS
 
 TORSO_POINTS = [INDEX[n] for n in ("neck", "right_shoulder", "left_shoulder", "mid_hip", "right_hip", "left_hip")]
@@ -180,8 +181,6 @@ def fit_fighter(
             if progress and (done % 10 == 0 or done == total):
                 progress("fit", done, total, per_start.detach().min().item())
             if should_stop and should_stop():
-                from .errors import BridgeError
-
                 raise BridgeError("cancelled", "The fit was cancelled.", "")
 
     with torch.no_grad():
