@@ -33,6 +33,11 @@ def project(K: np.ndarray, points_cam: np.ndarray) -> np.ndarray:
     return xy * K.diagonal()[:2] + K[:2, 2]
 
 
+def focal_35mm(K: np.ndarray, width: int, height: int) -> float:
+    """The 35 mm-equivalent focal length of K: the inverse of `intrinsics`."""
+    return float(K[0, 0]) * FILM_WIDTH_35MM / max(width, height)
+
+
 def blender_camera_matrix(world_from_camera_cv: np.ndarray) -> np.ndarray:
     """The Blender camera object's matrix_world for an OpenCV world_from_camera."""
     return np.asarray(world_from_camera_cv) @ BLENDER_FROM_OPENCV_CAMERA
@@ -40,13 +45,12 @@ def blender_camera_matrix(world_from_camera_cv: np.ndarray) -> np.ndarray:
 
 def blender_lens(K: np.ndarray, width: int, height: int) -> dict:
     """Blender camera data settings reproducing K (sensor fit on the longer side)."""
-    sensor = FILM_WIDTH_35MM
     longer = max(width, height)
     return {
         "sensor_fit": "HORIZONTAL" if width >= height else "VERTICAL",
-        "sensor_width": sensor,
-        "sensor_height": sensor,
-        "lens": float(K[0, 0]) * sensor / longer,
+        "sensor_width": FILM_WIDTH_35MM,
+        "sensor_height": FILM_WIDTH_35MM,
+        "lens": focal_35mm(K, width, height),
         "shift_x": -(float(K[0, 2]) - width / 2.0) / longer,
         "shift_y": (float(K[1, 2]) - height / 2.0) / longer,
     }

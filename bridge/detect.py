@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from dataclasses import dataclass
 import os
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -117,8 +117,6 @@ def fit_fighter(
         guide = torch.as_tensor(points3d, dtype=dtype)
         guide_dirs = torch.nn.functional.normalize(guide[limb_b] - guide[limb_a], dim=-1)
         guide_weight = torch.minimum(weight[limb_a], weight[limb_b])
-    else:
-        guide_dirs, guide_weight = torch.zeros(len(LIMBS), 3, dtype=dtype), torch.zeros(len(LIMBS), dtype=dtype)
 
     joints = len(body.bone_names)
     free_index = torch.tensor([body.bone_names.index(b) for b in body.free_bones])
@@ -151,10 +149,11 @@ def fit_fighter(
         prior = prior_weight * (free**2).sum((-1, -2))
         shape_term = settings.shape_prior * ((shape - 0.5) ** 2).sum(-1)
         behind = torch.relu(0.5 - transl[:, 2]) ** 2 * 1e3
-        dirs = torch.nn.functional.normalize(out.keypoints[:, limb_b] - out.keypoints[:, limb_a], dim=-1)
-        misalignment = (guide_weight * (1.0 - (dirs * guide_dirs).sum(-1))).sum(-1)
-        direction = settings.direction_weight * misalignment / guide_weight.sum().clamp(min=1e-6)
-        per_start = data / sigma**2 + prior + shape_term + behind + direction
+        per_start = data / sigma**2 + prior + shape_term + behind
+        if points3d is not None:
+            dirs = torch.nn.functional.normalize(out.keypoints[:, limb_b] - out.keypoints[:, limb_a], dim=-1)
+            misalignment = (guide_weight * (1.0 - (dirs * guide_dirs).sum(-1))).sum(-1)
+            per_start = per_start + settings.direction_weight * misalignment / guide_weight.sum().clamp(min=1e-6)
         return per_start, out, pixels
 
     stages = [("global", settings.global_steps, [root, transl], torso_weight,

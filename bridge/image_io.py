@@ -10,8 +10,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import BridgeError
 
 MAX_PROCESSING_SIDE = 1024  # larger photos are downsized for detection and fitting
-_EXIF_FOCAL_35MM = 41989  # FocalLengthIn35mmFilm
-_EXIF_IFD = 0x8769
+EXIF_FOCAL_35MM = 41989  # FocalLengthIn35mmFilm
+EXIF_IFD = 0x8769
 
 
 @dataclass
@@ -45,7 +45,7 @@ def _to_rgb8(image: Image.Image) -> np.ndarray:
 
 def _focal_35mm(image: Image.Image) -> float | None:
     try:
-        value = image.getexif().get_ifd(_EXIF_IFD).get(_EXIF_FOCAL_35MM)
+        value = image.getexif().get_ifd(EXIF_IFD).get(EXIF_FOCAL_35MM)
         return float(value) if value else None
     except Exception:  # EXIF in the wild is often broken; a missing focal is not an error
         return None

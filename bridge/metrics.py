@@ -29,8 +29,3 @@ def keypoint_error_px(points: np.ndarray, target: np.ndarray, mask: np.ndarray |
     errors = np.linalg.norm(points - target, axis=-1)
     return float(errors[mask].mean() if mask is not None else errors.mean())
 
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a > 0, b > 0
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0

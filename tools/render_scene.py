@@ -36,9 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bridge import camera  # noqa: E402
-
-EXIF_IFD = 0x8769
-EXIF_FOCAL_35MM = 41989  # FocalLengthIn35mmFilm
+from bridge.image_io import EXIF_FOCAL_35MM, EXIF_IFD  # noqa: E402
 
 SKIN = (0.45, 0.25, 0.15)  # linear RGB base colours for bodies
 BLUE = (0.08, 0.16, 0.55)
@@ -85,15 +83,9 @@ def root_orientation(world_from_camera: np.ndarray, yaw_degrees: float) -> np.nd
 def place_on_floor(body, shape, pose, world_from_camera, floor_xy) -> np.ndarray:
     """transl (camera coordinates) putting the root above world (x, y) = floor_xy with the
     lowest vertex on the floor z = 0."""
-    import torch
-
-    with torch.no_grad():
-        out = body.forward(torch.as_tensor(shape, dtype=body.dtype)[None],
-                           torch.as_tensor(pose, dtype=body.dtype)[None],
-                           torch.zeros(1, 3, dtype=body.dtype))
     # With transl = 0 the root sits at the camera centre; moving it by d (world) moves every
     # vertex by d, so the lowest vertex rises by d_z.
-    world = to_world(world_from_camera, out.vertices[0].numpy().astype(float))
+    world = to_world(world_from_camera, _posed(body, shape, pose)[0])
     target = np.array([floor_xy[0], floor_xy[1], 0.0])
     root_world = world_from_camera[:3, 3]
     target[2] = root_world[2] - world[:, 2].min()
@@ -536,7 +528,7 @@ def render_scene(people, K, world_from_camera, width, height, out_dir, seed=0, s
     faces = body.faces.numpy()
     people_world = [{"vertices": to_world(world_from_camera, v), "colour": p["colour"]}
                     for v, p in zip(vertices, people)]
-    focal_35mm = float(K[0, 0]) * camera.FILM_WIDTH_35MM / max(width, height)
+    focal_35mm = camera.focal_35mm(K, width, height)
 
     started = time.perf_counter()
     scene, bodies, background = _build_scene(bpy, people_world, faces, K, world_from_camera,
