@@ -1,11 +1,14 @@
-"""SMPLify-style fit of one body to 2D keypoints in a known camera.
+"""SMPLify-style fit of one or two bodies to 2D keypoints in one known camera.
 
 Why these choices: depth comes from torso length; a robust (Geman-McClure) reprojection loss
 weighted by confidence so one wild detection cannot drag a limb; knees and elbows are hinges
 whose angle may only be positive (they never bend backwards); an L2 pose prior and a shape
 prior keep what 2D cannot decide near a plausible body; stages go from the torso and camera
 to the whole body with the prior relaxed step by step; both facing directions are tried when
-the shoulders are too close in the image to tell which way the person faces.
+the shoulders are too close in the image to tell which way the person faces. Several people
+are fitted in one batch (one forward pass for all), and two fighters then go through a joint
+stage where they may not pass through each other, the one the masks put in front stays in
+front, and hands that grip the other stay on the other's body (bridge.pair).
 """
 from __future__ import annotations
 
@@ -40,6 +43,21 @@ class FitSettings:
     # Weight of the detector's own 3D estimate (limb directions): the depth cue 2D lacks.
     direction_weight: float = 1.0
     learning_rate: float = 0.04
+    # The joint stage of two fighters (bridge.pair): steps and weights of its terms.
+    pair_steps: int = 60
+    penetration_weight: float = 2000.0
+    depth_order_weight: float = 100.0
+    grip_weight: float = 100.0
+
+
+@dataclass
+class PersonTarget:
+    """What one person is fitted to: BODY_25 pixels, confidences and, from the detector, a
+    metric 3D estimate in camera-aligned axes (None from keypoint files)."""
+
+    points: np.ndarray  # (25, 2)
+    confidence: np.ndarray  # (25,)
+    points3d: np.ndarray | None = None
 
 
 @dataclass
@@ -89,110 +107,198 @@ def initial_placement(points: np.ndarray, conf: np.ndarray, K: np.ndarray) -> np
     return ray * depth
 
 
-def fit_fighter(
+def _roll(points: np.ndarray, conf: np.ndarray) -> float:
+    """In-image rotation of the body's up direction (hips to neck) from the image's up: a
+    fighter thrown upside down starts upside down instead of having to turn through the floor."""
+    neck, hip = INDEX["neck"], INDEX["mid_hip"]
+    if min(conf[neck], conf[hip]) <= 0:
+        return 0.0
+    up = points[neck] - points[hip]
+    return math.atan2(up[0], -up[1])
+
+
+class _Starts:
+    """The parameters of a batch of starts (several per person): root orientation and position,
+    free bone rotations, hinge angles and phenotype logits, all optimised together."""
+
+    def __init__(self, body: BodyModel, roots, transl, free=None, hinge=None, shape_logit=None):
+        dtype = torch.float32
+        batch = len(roots)
+        self.body = body
+        self.free_index = torch.tensor([body.bone_names.index(b) for b in body.free_bones])
+        self.hinge_index = torch.tensor([body.bone_names.index(h.bone) for h in body.hinges])
+        self.hinge_axes = torch.tensor([h.axis for h in body.hinges], dtype=dtype)
+        self.hinge_max = torch.tensor([h.max_angle for h in body.hinges], dtype=dtype)
+        leaf = lambda t: t.detach().clone().to(dtype).requires_grad_(True)  # noqa: E731
+        self.root = leaf(roots)
+        self.transl = leaf(transl)
+        self.free = leaf(torch.zeros(batch, len(self.free_index), 3) if free is None else free)
+        self.hinge = leaf(torch.full((batch, len(self.hinge_index)), 0.15) if hinge is None else hinge)
+        self.shape_logit = leaf(torch.zeros(batch, len(body.shape_names)) if shape_logit is None else shape_logit)
+
+    def take(self, rows: list[int]) -> "_Starts":
+        return _Starts(self.body, self.root[rows], self.transl[rows], self.free[rows], self.hinge[rows],
+                       self.shape_logit[rows])
+
+    def assemble(self):
+        batch = len(self.root)
+        pose = torch.zeros(batch, len(self.body.bone_names), 3)
+        pose[:, 0] = self.root
+        pose[:, self.free_index] = self.free
+        pose[:, self.hinge_index] = self.hinge[..., None] * self.hinge_axes
+        return torch.sigmoid(self.shape_logit), pose
+
+    def clamp_hinges(self):
+        """Joint limits as a hard projection: hinges never bend backwards."""
+        with torch.no_grad():
+            self.hinge.copy_(torch.minimum(self.hinge.clamp(min=0.0), self.hinge_max))
+
+
+class _Targets:
+    """Per-row keypoint targets: each start row gathers its person's points and 3D guide."""
+
+    def __init__(self, people: list[PersonTarget], owner: list[int]):
+        dtype = torch.float32
+        self.limb_a, self.limb_b = (torch.tensor(i) for i in zip(*LIMBS))
+        self.points = torch.as_tensor(np.stack([people[o].points for o in owner]), dtype=dtype)
+        self.weight = torch.as_tensor(np.stack([people[o].confidence for o in owner]), dtype=dtype) ** 2
+        self.torso_weight = torch.zeros_like(self.weight)
+        self.torso_weight[:, TORSO_POINTS] = self.weight[:, TORSO_POINTS]
+        guides, guide_weight = [], []
+        for row, o in enumerate(owner):
+            guide = people[o].points3d
+            limb_weight = torch.minimum(self.weight[row, self.limb_a], self.weight[row, self.limb_b])
+            if guide is None:
+                guides.append(torch.zeros(len(LIMBS), 3))
+                guide_weight.append(torch.zeros(len(LIMBS)))
+                continue
+            guide = torch.as_tensor(guide, dtype=dtype)
+            guides.append(torch.nn.functional.normalize(guide[self.limb_b] - guide[self.limb_a], dim=-1))
+            guide_weight.append(limb_weight)
+        self.guide_dirs = torch.stack(guides)
+        self.guide_weight = torch.stack(guide_weight)
+        self.has_guide = bool((self.guide_weight > 0).any())
+
+    def loss(self, keypoints, pixels, point_weight, sigma, direction_weight):
+        """Per-row robust reprojection loss plus the 3D limb-direction term."""
+        residual_sq = ((pixels - self.points) ** 2).sum(-1)
+        data = (point_weight * _gmof(residual_sq, sigma)).sum(-1) / point_weight.sum(-1).clamp(min=1e-6)
+        total = data / sigma**2
+        if self.has_guide:
+            dirs = torch.nn.functional.normalize(keypoints[:, self.limb_b] - keypoints[:, self.limb_a], dim=-1)
+            misalignment = (self.guide_weight * (1.0 - (dirs * self.guide_dirs).sum(-1))).sum(-1)
+            total = total + direction_weight * misalignment / self.guide_weight.sum(-1).clamp(min=1e-6)
+        return total
+
+
+def _initial_starts(body: BodyModel, people: list[PersonTarget], K: np.ndarray):
+    """Every person's starts (its facing candidates) and which person each row belongs to."""
+    base = roma.rotvec_to_rotmat(body.base_orientation().to(torch.float32))
+    roots, transl, owner = [], [], []
+    for index, person in enumerate(people):
+        roll = roma.rotvec_to_rotmat(torch.tensor([0.0, 0.0, _roll(person.points, person.confidence)]))
+        place = torch.as_tensor(initial_placement(person.points, person.confidence, K), dtype=torch.float32)
+        for yaw in facing_yaws(person.points, person.confidence):
+            turn = roma.rotvec_to_rotmat(torch.tensor([0.0, yaw, 0.0]))
+            roots.append(roma.rotmat_to_rotvec(roll @ turn @ base))
+            transl.append(place)
+            owner.append(index)
+    return _Starts(body, torch.stack(roots), torch.stack(transl)), owner
+
+
+def fit_people(
     body: BodyModel,
-    points: np.ndarray,
-    conf: np.ndarray,
+    people: list[PersonTarget],
     K: np.ndarray,
     image_size: int,
     settings: FitSettings = FitSettings(),
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
-    points3d: np.ndarray | None = None,
-) -> FitResult:
-    """Fit one person's shape, pose and placement to BODY_25 keypoints (pixels) in camera K.
+    pair=None,
+) -> list[FitResult]:
+    """Fit each person's shape, pose and placement to its BODY_25 keypoints (pixels) in camera K,
+    all in one batch. For two people, `pair` turns their separate fits into the joint stage's
+    terms (bridge.pair.pair_terms), and that stage then moves both together."""
+    starts, owner = _initial_starts(body, people, K)
+    targets = _Targets(people, owner)
+    K_t = torch.as_tensor(K, dtype=torch.float32)
 
-    `points3d`, when the detector gives one, is its metric 3D estimate in camera-aligned axes:
-    its limb directions decide what 2D cannot, which way each limb points in depth."""
-    dtype = torch.float32
-    yaws = facing_yaws(points, conf)
-    batch = len(yaws)
-    target = torch.as_tensor(points, dtype=dtype)
-    weight = torch.as_tensor(conf, dtype=dtype) ** 2
-    torso_weight = torch.zeros_like(weight)
-    torso_weight[TORSO_POINTS] = weight[TORSO_POINTS]
-    K_t = torch.as_tensor(K, dtype=dtype)
-    limb_a, limb_b = (torch.tensor(i) for i in zip(*LIMBS))
-    if points3d is not None:
-        guide = torch.as_tensor(points3d, dtype=dtype)
-        guide_dirs = torch.nn.functional.normalize(guide[limb_b] - guide[limb_a], dim=-1)
-        guide_weight = torch.minimum(weight[limb_a], weight[limb_b])
-
-    joints = len(body.bone_names)
-    free_index = torch.tensor([body.bone_names.index(b) for b in body.free_bones])
-    hinge_index = torch.tensor([body.bone_names.index(h.bone) for h in body.hinges])
-    hinge_axes = torch.tensor([h.axis for h in body.hinges], dtype=dtype)
-    hinge_max = torch.tensor([h.max_angle for h in body.hinges], dtype=dtype)
-
-    base = roma.rotvec_to_rotmat(body.base_orientation().to(dtype))
-    yaw_rot = roma.rotvec_to_rotmat(torch.tensor([[0.0, y, 0.0] for y in yaws], dtype=dtype))
-    root = roma.rotmat_to_rotvec(yaw_rot @ base).clone().requires_grad_(True)
-    transl = torch.as_tensor(initial_placement(points, conf, K), dtype=dtype).repeat(batch, 1).requires_grad_(True)
-    free = torch.zeros(batch, len(free_index), 3, dtype=dtype, requires_grad=True)
-    hinge = torch.full((batch, len(hinge_index)), 0.15, dtype=dtype, requires_grad=True)
-    shape_logit = torch.zeros(batch, len(body.shape_names), dtype=dtype, requires_grad=True)
-
-    def assemble():
-        pose = torch.zeros(batch, joints, 3, dtype=dtype)
-        pose[:, 0] = root
-        pose[:, free_index] = free
-        pose[:, hinge_index] = hinge[..., None] * hinge_axes
-        return torch.sigmoid(shape_logit), pose
-
-    def losses(point_weight, prior_weight, robust_scale):
+    def row_losses(params, tgt, point_weight, prior_weight, robust_scale):
         sigma = robust_scale * image_size
-        shape, pose = assemble()
-        out = body.forward(shape, pose, transl)
+        shape, pose = params.assemble()
+        out = body.forward(shape, pose, params.transl)
         pixels = project(K_t, out.keypoints)
-        residual_sq = ((pixels - target) ** 2).sum(-1)
-        data = (point_weight * _gmof(residual_sq, sigma)).sum(-1) / point_weight.sum().clamp(min=1e-6)
-        prior = prior_weight * (free**2).sum((-1, -2))
-        shape_term = settings.shape_prior * ((shape - 0.5) ** 2).sum(-1)
-        behind = torch.relu(0.5 - transl[:, 2]) ** 2 * 1e3
-        per_start = data / sigma**2 + prior + shape_term + behind
-        if points3d is not None:
-            dirs = torch.nn.functional.normalize(out.keypoints[:, limb_b] - out.keypoints[:, limb_a], dim=-1)
-            misalignment = (guide_weight * (1.0 - (dirs * guide_dirs).sum(-1))).sum(-1)
-            per_start = per_start + settings.direction_weight * misalignment / guide_weight.sum().clamp(min=1e-6)
-        return per_start, out, pixels
+        per_row = tgt.loss(out.keypoints, pixels, point_weight, sigma, settings.direction_weight)
+        per_row = per_row + prior_weight * (params.free**2).sum((-1, -2))
+        per_row = per_row + settings.shape_prior * ((shape - 0.5) ** 2).sum(-1)
+        per_row = per_row + torch.relu(0.5 - params.transl[:, 2]) ** 2 * 1e3  # stay in front of the camera
+        return per_row, out, pixels
 
-    stages = [("global", settings.global_steps, [root, transl], torso_weight,
-               settings.pose_prior[0], settings.robust_scale[0])]
-    stages += [
-        ("body", steps, [root, transl, free, hinge, shape_logit], weight, prior, scale)
-        for steps, prior, scale in zip(settings.body_steps, settings.pose_prior, settings.robust_scale)
-    ]
-    total = sum(s[1] for s in stages)
+    free_params = ["root", "transl"]
+    stages = [(settings.global_steps, free_params, targets.torso_weight, settings.pose_prior[0], settings.robust_scale[0])]
+    stages += [(steps, None, targets.weight, prior, scale)
+               for steps, prior, scale in zip(settings.body_steps, settings.pose_prior, settings.robust_scale)]
+    pair_steps = settings.pair_steps if pair is not None and len(people) == 2 else 0
+    total = sum(s[0] for s in stages) + pair_steps
     done = 0
-    for name, steps, params, point_weight, prior_weight, robust_scale in stages:
-        optimizer = torch.optim.Adam(params, lr=settings.learning_rate)
+
+    def run(params, tgt, steps, only, point_weight, prior_weight, robust_scale, extra=None):
+        nonlocal done
+        names = only or ["root", "transl", "free", "hinge", "shape_logit"]
+        optimizer = torch.optim.Adam([getattr(params, n) for n in names], lr=settings.learning_rate)
         # Adam's steps jitter limbs by pixels at a fixed rate; anneal to settle each stage.
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=settings.learning_rate * 0.02)
-        for step in range(steps):
+        for _ in range(steps):
             optimizer.zero_grad()
-            per_start, _, _ = losses(point_weight, prior_weight, robust_scale)
-            per_start.sum().backward()
+            per_row, out, _ = row_losses(params, tgt, point_weight, prior_weight, robust_scale)
+            loss = per_row.sum()
+            if extra is not None:
+                loss = loss + extra(out)
+            loss.backward()
             optimizer.step()
             schedule.step()
-            with torch.no_grad():  # joint limits as a hard projection: hinges never bend backwards
-                hinge.copy_(torch.minimum(hinge.clamp(min=0.0), hinge_max))
+            params.clamp_hinges()
             done += 1
             if progress and (done % 10 == 0 or done == total):
-                progress("fit", done, total, per_start.detach().min().item())
+                progress("fit", done, total, float(loss.detach()))
             if should_stop and should_stop():
                 raise BridgeError("cancelled", "The fit was cancelled.", "")
 
+    for steps, only, point_weight, prior_weight, robust_scale in stages:
+        run(starts, targets, steps, only, point_weight, prior_weight, robust_scale)
+
+    final = (settings.pose_prior[-1], settings.robust_scale[-1])
     with torch.no_grad():
-        per_start, out, pixels = losses(weight, settings.pose_prior[-1], settings.robust_scale[-1])
-        best = int(per_start.argmin())
-        shape, pose = assemble()
-        confident = conf > 0
-        errors = (pixels[best] - target).norm(dim=-1).numpy()
-        result_out = BodyOutput(out.vertices[best:best + 1], out.keypoints[best:best + 1], out.bone_poses[best:best + 1])
-        return FitResult(
-            shape=shape[best].detach(),
-            pose=pose[best].detach(),
-            transl=transl[best].detach(),
-            output=result_out,
-            keypoint_error_px=float(errors[confident].mean()) if confident.any() else float("nan"),
-        )
+        per_row, _, _ = row_losses(starts, targets, targets.weight, *final)
+    best = [min((r for r, o in enumerate(owner) if o == p), key=lambda r: float(per_row[r])) for p in range(len(people))]
+    chosen = starts.take(best)
+    chosen_targets = _Targets(people, list(range(len(people))))
+
+    def results():
+        with torch.no_grad():
+            _, out, pixels = row_losses(chosen, chosen_targets, chosen_targets.weight, *final)
+            shape, pose = chosen.assemble()
+        fits = []
+        for index, person in enumerate(people):
+            confident = person.confidence > 0
+            errors = (pixels[index] - chosen_targets.points[index]).norm(dim=-1).numpy()
+            fits.append(FitResult(
+                shape=shape[index].detach(), pose=pose[index].detach(), transl=chosen.transl[index].detach(),
+                output=BodyOutput(out.vertices[index:index + 1], out.keypoints[index:index + 1],
+                                  out.bone_poses[index:index + 1]),
+                keypoint_error_px=float(errors[confident].mean()) if confident.any() else float("nan"),
+            ))
+        return fits
+
+    if pair_steps:
+        terms = pair(results())
+        run(chosen, chosen_targets, pair_steps, None, chosen_targets.weight, *final,
+            extra=lambda out: terms.loss(out, K_t, settings))
+    return results()
+
+
+def fit_fighter(body: BodyModel, points: np.ndarray, conf: np.ndarray, K: np.ndarray, image_size: int,
+                settings: FitSettings = FitSettings(), progress: Progress | None = None,
+                should_stop: Callable[[], bool] | None = None, points3d: np.ndarray | None = None) -> FitResult:
+    """Fit one person (see fit_people)."""
+    return fit_people(body, [PersonTarget(points, conf, points3d)], K, image_size, settings, progress, should_stop)[0]
