@@ -1,0 +1,238 @@
+"""Finding the fighters in a photo: each one's keypoints, mask and role (tori or uke).
+
+Why this order: MediaPipe finds one person per image, so with two fighters the first found is
+cut out by GrabCut from its own keypoints, and the detector looks again at the photo with that
+fighter greyed out. Each fighter is then isolated by GrabCut with the other's limbs as
+background and detected again on its own, turned by quarter turns, so a fighter thrown upside
+down is found without the user rotating anything. Rectangles, stroke files and keypoint files
+from the artist override each guess they cover.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .detect import detect_body25, detect_fighter
+from .errors import BridgeError
+from .fit import PersonTarget
+from .image_io import Photo, processing_scale
+from .isolate import check_rect, dilate_mask, grabcut_mask, load_strokes, margin_px
+from .progress import Reporter
+from .keypoints import CONFIDENT, INDEX, assign_people, load_keypoint_file, pick_two, share_inside
+
+ROLES = ("tori", "uke")
+MIN_CONFIDENT_KEYPOINTS = 6
+UPRIGHT_MARGIN_DEGREES = 30.0  # a fighter this much further from upright than the other is uke
+
+
+@dataclass
+class Fighter:
+    role: str
+    target: PersonTarget  # keypoints in the photo's pixels
+    mask: np.ndarray | None  # (H, W) bool in the photo's pixels; None when not isolated
+
+
+@dataclass
+class FighterHints:
+    """What the artist says about one fighter (all optional)."""
+
+    rect: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 in the photo's pixels
+    strokes: str | None = None  # stroke file (bridge.isolate)
+
+
+def _working_image(photo: Photo) -> tuple[np.ndarray, float]:
+    """The photo at the detector's working size, and the scale from the photo to it."""
+    scale = processing_scale(photo)
+    if scale >= 1.0:
+        return photo.rgb, 1.0
+    size = (round(photo.width * scale), round(photo.height * scale))
+    return cv2.resize(photo.rgb, size, interpolation=cv2.INTER_AREA), scale
+
+
+def _enough(points_conf) -> bool:
+    return points_conf is not None and int((points_conf[1] >= CONFIDENT).sum()) >= MIN_CONFIDENT_KEYPOINTS
+
+
+def _detect_any_way_up(rgb: np.ndarray):
+    """The detector on the whole image, upright first and then turned, until someone is found."""
+    for quarter_turns in range(4):
+        found = detect_body25(rgb, quarter_turns)
+        if found is not None and _enough((found.points, found.confidence)):
+            return found
+    return None
+
+
+def _scaled_target(found, scale: float) -> PersonTarget:
+    return PersonTarget(found.points / scale, found.confidence, found.points3d)
+
+
+def _upright_degrees(target: PersonTarget) -> float:
+    """How far the body's hips-to-neck line leans from the image's up (0 upright, 180 upside down)."""
+    neck, hip = INDEX["neck"], INDEX["mid_hip"]
+    if min(target.confidence[neck], target.confidence[hip]) < CONFIDENT:
+        return 0.0
+    up = target.points[neck] - target.points[hip]
+    return abs(math.degrees(math.atan2(up[0], -up[1])))
+
+
+def guess_roles(targets: list[PersonTarget]) -> tuple[list[str], bool]:
+    """Roles for two fighters found without the artist's rectangles: uke is the one being
+    thrown, so the one clearly further from upright; otherwise the first found (the detector's
+    most prominent person) is tori. Returns the roles and whether that was a clear call."""
+    lean = [_upright_degrees(t) for t in targets]
+    if abs(lean[0] - lean[1]) >= UPRIGHT_MARGIN_DEGREES:
+        return (["uke", "tori"] if lean[0] > lean[1] else ["tori", "uke"]), True
+    return ["tori", "uke"], False
+
+
+def _strokes(hint: FighterHints | None, photo: Photo, scale: float):
+    if hint is None or hint.strokes is None:
+        return None
+    strokes = load_strokes(hint.strokes, photo.width, photo.height)
+    if scale >= 1.0:
+        return strokes
+    size = (round(photo.width * scale), round(photo.height * scale))
+    return cv2.resize(strokes, size, interpolation=cv2.INTER_NEAREST)
+
+
+def _isolate_pair(rgb, targets: list[PersonTarget], hints: list[FighterHints | None], photo: Photo, scale: float):
+    """GrabCut masks for two fighters at the working scale, each with the other's limbs as
+    background, the artist's rectangle and strokes where given."""
+    masks = []
+    for index, target in enumerate(targets):
+        hint = hints[index]
+        other = targets[1 - index] if len(targets) == 2 else None
+        masks.append(grabcut_mask(
+            rgb,
+            rect=None if hint is None or hint.rect is None else np.asarray(hint.rect, float) * scale,
+            keypoints=(target.points * scale, target.confidence),
+            strokes=_strokes(hint, photo, scale),
+            other=None if other is None else (other.points * scale, other.confidence)))
+    return masks
+
+
+def _full_size(mask: np.ndarray, photo: Photo) -> np.ndarray:
+    if mask.shape == (photo.height, photo.width):
+        return mask
+    return cv2.resize(mask.astype(np.uint8), (photo.width, photo.height), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def _from_file(path, photo: Photo, count: int, hints: dict[str, FighterHints]) -> tuple[list[PersonTarget], list[str], list[str]]:
+    """People from a keypoint file: assigned to the artist's rectangles, else the largest and
+    most central."""
+    warnings = []
+    people = load_keypoint_file(path)
+    roles = [role for role in ROLES[:count] if hints.get(role) and hints[role].rect is not None]
+    if roles:
+        chosen = assign_people(people, [hints[role].rect for role in roles])
+        missing = [role for role, index in zip(roles, chosen) if index is None]
+        if missing:
+            raise BridgeError("rect_empty", f"No person in {path} lies inside the rectangle for {', '.join(missing)}.",
+                              "Draw the rectangle around that fighter, or leave it out.")
+        picked = list(chosen)
+    else:
+        picked = pick_two(people, photo.width, photo.height)[:count]
+        if len(people) > count:
+            warnings.append(f"{path} holds {len(people)} people; the {count} largest and most central were kept.")
+    targets = [PersonTarget(*people[index]) for index in picked]
+    if roles:
+        return targets, roles, warnings
+    return targets, list(ROLES[:len(targets)]), warnings
+
+
+def _detected(photo: Photo, rgb, scale: float, count: int, hints: dict[str, FighterHints], reporter):
+    """People found by the detector: in the artist's rectangles where given, else one after the
+    other, each greyed out before looking for the next."""
+    warnings = []
+    ruled = [role for role in ROLES[:count] if hints.get(role) and hints[role].rect is not None]
+    found, roles = [], []
+    for step, role in enumerate(ruled):
+        reporter.progress("detect", step, count)
+        rect = np.asarray(hints[role].rect, float) * scale
+        mask = grabcut_mask(rgb, rect=rect, strokes=_strokes(hints[role], photo, scale))
+        detection = detect_fighter(rgb, mask)
+        if detection is None or not _enough((detection.points, detection.confidence)):
+            raise BridgeError("no_person", f"No person was found inside the rectangle for {role}.",
+                              "Draw the rectangle around the whole fighter, or give keypoints with --keypoints.")
+        found.append(_scaled_target(detection, scale))
+        roles.append(role)
+    view = rgb.copy()
+    masks = [grabcut_mask(rgb, keypoints=(t.points * scale, t.confidence)) for t in found]
+    while len(found) < count:
+        for mask in masks:
+            view[dilate_mask(mask, margin_px(mask))] = 128
+        reporter.progress("detect", len(found), count)
+        detection = _detect_any_way_up(view)
+        if detection is None or any(share_inside(detection.points, detection.confidence, m) > 0.5 for m in masks):
+            break  # nobody more, or the detector came back to a fighter already found
+        found.append(_scaled_target(detection, scale))
+        roles.append(None)
+        masks.append(grabcut_mask(rgb, keypoints=(detection.points, detection.confidence)))
+    if not found:
+        raise BridgeError("no_person", f"No person was found in {photo.path}.",
+                          "Use a photo where the fighters' bodies are visible, or give keypoints with --keypoints.")
+    if len(found) < count:
+        box = _box_text(found[0])
+        warnings.append(f"Only one person was found; fitted the person at {box} alone. Draw --tori-rect and "
+                        "--uke-rect (or give a keypoint file) to fit both.")
+    free_roles = [role for role in ROLES if role not in roles]
+    if None in roles:
+        unassigned = [i for i, role in enumerate(roles) if role is None]
+        if len(unassigned) == 2:
+            guessed, clear = guess_roles([found[i] for i in unassigned])
+            if not clear:
+                warnings.append("Which fighter is tori and which uke was guessed (both stand about as upright); "
+                                "swap them in Blender or give --tori-rect / --uke-rect.")
+        else:
+            guessed = free_roles[:len(unassigned)]
+        for index, role in zip(unassigned, guessed):
+            roles[index] = role
+    return found, roles, warnings
+
+
+def _box_text(target: PersonTarget) -> str:
+    points = target.points[target.confidence >= CONFIDENT]
+    x0, y0 = points.min(0)
+    x1, y1 = points.max(0)
+    return f"pixels ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f})"
+
+
+def find_fighters(photo: Photo, count: int, keypoints_file=None, hints: dict[str, FighterHints] | None = None,
+                  reporter=None) -> tuple[list[Fighter], list[str]]:
+    """The fighters in `photo` (one or two), their roles, keypoints and masks, and warnings."""
+    hints = dict(hints or {})
+    reporter = reporter or Reporter()
+    warnings = []
+    for role, hint in hints.items():
+        if hint.rect is not None:
+            rect, warning = check_rect(hint.rect, photo.width, photo.height, role)
+            hints[role] = FighterHints(rect, hint.strokes)
+            warnings += [warning] if warning else []
+    rgb, scale = _working_image(photo)
+    if keypoints_file is not None:
+        targets, roles, more = _from_file(keypoints_file, photo, count, hints)
+    else:
+        targets, roles, more = _detected(photo, rgb, scale, count, hints, reporter)
+    warnings += more
+    for target in targets:
+        if not _enough((target.points, target.confidence)):
+            raise BridgeError("no_person", f"Too few body keypoints were found in {photo.path} to fit a body.",
+                              "Use a photo where the whole body is visible, or give keypoints with --keypoints.")
+    if len(targets) == 1 and count == 1 and not hints:
+        return [Fighter(roles[0], targets[0], None)], warnings
+    ordered = [hints.get(role) for role in roles]
+    masks = _isolate_pair(rgb, targets, ordered, photo, scale)
+    if keypoints_file is None and len(targets) == 2:
+        # Each fighter again on its own, any way up: the first look saw both tangled together.
+        for index in range(2):
+            again = detect_fighter(rgb, masks[index], masks[1 - index])
+            if again is not None and _enough((again.points, again.confidence)) and \
+                    share_inside(again.points, again.confidence, masks[index]) >= \
+                    share_inside(targets[index].points * scale, targets[index].confidence, masks[index]):
+                targets[index] = _scaled_target(again, scale)
+        masks = _isolate_pair(rgb, targets, ordered, photo, scale)
+    fighters = [Fighter(role, target, _full_size(mask, photo)) for role, target, mask in zip(roles, targets, masks)]
+    return sorted(fighters, key=lambda f: ROLES.index(f.role)), warnings
