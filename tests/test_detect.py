@@ -1,7 +1,9 @@
 """MediaPipe on the sample photo, upright and turned (the detector runs offline)."""
 import numpy as np
+import pytest
+from PIL import Image
 
-from bridge.detect import detect_body25
+from bridge.detect import detect_body25, detect_fighter
 from bridge.image_io import load_photo
 from conftest import SAMPLE
 
@@ -26,14 +28,46 @@ def test_upside_down_photo_detected_when_turned_back(sample_truth):
     assert np.median(np.linalg.norm(found.points - truth, axis=1)[confident]) < 8.0
 
 
-def test_large_photo_is_detected_small_but_answered_in_its_own_pixels(tmp_path, sample_truth):
-    from PIL import Image
+def _turned(array, quarter_turns):
+    return np.ascontiguousarray(np.rot90(array, k=-quarter_turns))
 
-    from bridge.progress import Reporter
-    from bridge.reconstruct import _person_keypoints
 
-    Image.open(SAMPLE / "photo.jpg").resize((1536, 2048)).save(tmp_path / "big.jpg")
-    points, conf, _ = _person_keypoints(load_photo(tmp_path / "big.jpg"), None, Reporter(stream=open("/dev/null", "w")))
-    confident = conf > 0.5
-    errors = np.linalg.norm(points / 4 - sample_truth["keypoints2d"][0], axis=1)
-    assert np.median(errors[confident]) < 8.0
+def _turned_points(points, quarter_turns, width, height):
+    """Points in an image turned clockwise by quarter_turns."""
+    for _ in range(quarter_turns):
+        points = np.column_stack([height - points[:, 1], points[:, 0]])
+        width, height = height, width
+    return points
+
+
+def _median_error(found, truth):
+    confident = found.confidence > 0.5
+    assert confident.sum() >= 15
+    return np.median(np.linalg.norm(found.points - truth, axis=1)[confident])
+
+
+@pytest.mark.parametrize("quarter_turns", [1, 2])
+def test_fighter_found_whichever_way_up_without_being_told(sample_truth, quarter_turns):
+    photo = load_photo(SAMPLE / "photo.jpg")
+    mask = np.asarray(Image.open(SAMPLE / "mask_0.png")) > 127
+    found = detect_fighter(_turned(photo.rgb, quarter_turns), _turned(mask, quarter_turns))
+    truth = _turned_points(sample_truth["keypoints2d"][0], quarter_turns, photo.width, photo.height)
+    assert _median_error(found, truth) < 8.0
+
+
+def test_fighter_in_the_mask_is_found_in_a_large_photo_and_not_the_other_one(sample_truth):
+    """Two copies side by side: the right one's mask gets the right one, in a photo large enough
+    to be detected downsized."""
+    photo = load_photo(SAMPLE / "photo.jpg")
+    mask = np.asarray(Image.open(SAMPLE / "mask_0.png")) > 127
+    pair = np.concatenate([photo.rgb, photo.rgb], axis=1)
+    right = np.concatenate([np.zeros_like(mask), mask], axis=1)
+    left = np.concatenate([mask, np.zeros_like(mask)], axis=1)
+    big, big_right, big_left = (np.kron(a, np.ones((3, 3, 1)[: a.ndim], a.dtype)) for a in (pair, right, left))
+    found = detect_fighter(big, big_right, other_mask=big_left)
+    truth = sample_truth["keypoints2d"][0] + [photo.width, 0]
+    assert _median_error(found, truth * 3) < 3 * 8.0
+
+
+def test_no_fighter_in_an_empty_photo():
+    assert detect_fighter(np.full((300, 200, 3), 128, np.uint8), np.ones((300, 200), bool)) is None

@@ -1,0 +1,126 @@
+"""Fighters apart: stroke files, rectangles, GrabCut seeded by keypoints, the detector's view."""
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from bridge.errors import BridgeError
+from bridge.image_io import load_photo
+from bridge.isolate import (
+    UNPAINTED, check_rect, dilate_mask, grabcut_mask, isolate_fighter, load_strokes, margin_px, mask_box,
+)
+from conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """Photo, mask and true keypoints (confidence 1) of the sample fighter."""
+    truth = np.load(SAMPLE / "truth.npz")["keypoints2d"][0]
+    mask = np.asarray(Image.open(SAMPLE / "mask_0.png")) > 127
+    return load_photo(SAMPLE / "photo.jpg").rgb, mask, (truth, np.ones(25))
+
+
+@pytest.fixture(scope="module")
+def overlapping(sample):
+    """Two copies of the sample fighter, the mirrored one in front and 100 px to the right:
+    the photo, the back and front fighters' visible masks, and their keypoints."""
+    rgb, mask, (points, conf) = sample
+    shift = 100
+    front_mask = np.zeros_like(mask)
+    front_mask[:, shift:] = mask[:, ::-1][:, :-shift]
+    photo = rgb.copy()
+    photo[:, shift:][front_mask[:, shift:]] = rgb[:, ::-1][:, :-shift][front_mask[:, shift:]]
+    front_points = np.column_stack([rgb.shape[1] - points[:, 0] + shift, points[:, 1]])
+    return photo, mask & ~front_mask, front_mask, (points, conf), (front_points, conf)
+
+
+def iou(a, b):
+    return (a & b).sum() / (a | b).sum()
+
+
+def _save_rgba(path, rgba):
+    Image.fromarray(np.asarray(rgba, np.uint8), "RGBA").save(path)
+
+
+def test_stroke_colours_give_grabcut_labels(tmp_path):
+    colours = [(0, 255, 0, 255), (0, 255, 255, 255), (255, 0, 0, 255), (255, 0, 255, 255),
+               (0, 255, 0, 0), (255, 255, 255, 255), (0, 0, 0, 255), (20, 200, 30, 200)]
+    _save_rgba(tmp_path / "strokes.png", [colours])
+    labels = load_strokes(tmp_path / "strokes.png", len(colours), 1)
+    assert labels.tolist() == [[cv2.GC_FGD, cv2.GC_PR_FGD, cv2.GC_BGD, cv2.GC_PR_BGD,
+                                UNPAINTED, UNPAINTED, UNPAINTED, cv2.GC_FGD]]
+
+
+def test_stroke_file_errors_name_the_file(tmp_path):
+    _save_rgba(tmp_path / "small.png", np.zeros((10, 20, 4)))
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    cases = [("small.png", "strokes_wrong_size"), ("broken.png", "strokes_unreadable"), ("none.png", "strokes_missing")]
+    for name, code in cases:
+        with pytest.raises(BridgeError) as err:
+            load_strokes(tmp_path / name, 384, 512)
+        assert err.value.code == code and str(tmp_path / name) in err.value.message
+    with pytest.raises(BridgeError) as err:
+        load_strokes(tmp_path / "small.png", 384, 512)
+    assert "20x10" in err.value.message and "384x512" in err.value.message
+
+
+def test_rectangles_are_clipped_with_a_warning_or_refused():
+    assert check_rect((10, 20, 110, 220), 384, 512, "tori") == ((10, 20, 110, 220), None)
+    assert check_rect((110, 220, 10, 20), 384, 512, "tori") == ((10, 20, 110, 220), None)
+    clipped, warning = check_rect((-30, 400, 100, 600), 384, 512, "uke")
+    assert clipped == (0, 400, 100, 512) and "uke" in warning
+    for rect in [(400, 0, 500, 100), (10, 10, 10, 100), (-50, -50, -1, -1)]:
+        with pytest.raises(BridgeError) as err:
+            check_rect(rect, 384, 512, "tori")
+        assert err.value.code == "rect_outside" and "tori" in err.value.message
+
+
+def test_grabcut_from_keypoints_finds_the_fighter(sample):
+    rgb, mask, keypoints = sample
+    assert iou(grabcut_mask(rgb, keypoints=keypoints), mask) > 0.8
+
+
+def test_strokes_correct_grabcut_from_a_rectangle(sample, tmp_path):
+    rgb, mask, _ = sample
+    x0, y0, x1, y1 = mask_box(mask)
+    rect = (x0 - 15, y0 - 15, x1 + 15, y1 + 15)
+    alone = grabcut_mask(rgb, rect=rect)
+    strokes = np.full(mask.shape, UNPAINTED, np.int8)
+    scribbles = np.zeros(mask.shape, bool)
+    scribbles[::24] = True  # a red line across the background every 24 rows
+    strokes[scribbles & ~cv2.dilate(mask.astype(np.uint8), np.ones((9, 9))).astype(bool)] = cv2.GC_BGD
+    strokes[200:210, 180:190] = cv2.GC_BGD  # a sure stroke wins even on the fighter's belly
+    helped = grabcut_mask(rgb, rect=rect, strokes=strokes)
+    assert not helped[200:210, 180:190].any()
+    assert iou(helped, mask) > iou(alone, mask) + 0.2
+
+
+def test_other_fighters_keypoints_pull_the_two_apart(overlapping):
+    photo, back_mask, front_mask, back, front = overlapping
+    alone = grabcut_mask(photo, keypoints=back)
+    apart = grabcut_mask(photo, keypoints=back, other=front)
+    assert iou(apart, back_mask) > 0.75 and iou(apart, back_mask) > iou(alone, back_mask) + 0.2
+    assert iou(grabcut_mask(photo, keypoints=front, other=back), front_mask) > 0.6
+
+
+def test_large_photo_cut_small_and_mask_scaled_back(sample):
+    rgb, mask, (points, conf) = sample
+    big = cv2.resize(rgb, (rgb.shape[1] * 3, rgb.shape[0] * 3), interpolation=cv2.INTER_CUBIC)
+    big_mask = cv2.resize(mask.astype(np.uint8), big.shape[1::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
+    found = grabcut_mask(big, keypoints=(points * 3, conf))
+    assert found.shape == big_mask.shape and iou(found, big_mask) > 0.8
+
+
+def test_isolated_fighter_on_grey_with_the_hidden_part_filled(overlapping):
+    photo, back_mask, front_mask, *_ = overlapping
+    isolated = isolate_fighter(photo, back_mask, front_mask)
+    assert (isolated[back_mask] == photo[back_mask]).all()
+    far = np.zeros_like(back_mask)
+    far[:, -5:] = True
+    assert (isolated[far & ~front_mask] == 128).all()
+    hidden = front_mask & ~back_mask
+    x0, y0, x1, y1 = mask_box(back_mask)
+    hidden[:, x1 + 20:] = False
+    assert np.abs(isolated[hidden].astype(int) - photo[hidden]).mean() > 20
+    kept = dilate_mask(back_mask, margin_px(back_mask))
+    assert (isolate_fighter(photo, back_mask, front_mask, fill=None)[hidden & ~kept] == 128).all()
