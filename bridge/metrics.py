@@ -29,3 +29,26 @@ def keypoint_error_px(points: np.ndarray, target: np.ndarray, mask: np.ndarray |
     errors = np.linalg.norm(points - target, axis=-1)
     return float(errors[mask].mean() if mask is not None else errors.mean())
 
+
+
+def pa_vertex_error(vertices: np.ndarray, target: np.ndarray) -> float:
+    """Mean vertex distance after Procrustes alignment on the vertices (shape and pose error)."""
+    return mpjpe(procrustes_align(vertices, target), target)
+
+
+def silhouette_iou(mask: np.ndarray, target: np.ndarray) -> float:
+    union = np.logical_or(mask, target).sum()
+    return float(np.logical_and(mask, target).sum() / union) if union else 1.0
+
+
+def match_people(fitted_2d: list[np.ndarray], true_2d: np.ndarray) -> list[int]:
+    """For each fitted person, the index of the true person it stands for: the pairing with the
+    least total keypoint distance in the image (so a swapped role still scores its body)."""
+    from scipy.optimize import linear_sum_assignment
+
+    cost = np.array([[np.linalg.norm(f - t, axis=-1).mean() for t in true_2d] for f in fitted_2d])
+    rows, cols = linear_sum_assignment(cost)
+    matched = [0] * len(fitted_2d)
+    for r, c in zip(rows, cols):
+        matched[r] = int(c)
+    return matched

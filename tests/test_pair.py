@@ -1,0 +1,81 @@
+"""Two bodies in one camera: they come apart when overlapping, a fighter from its own photo is
+placed touching the other, and the front one is the one the masks show."""
+import numpy as np
+import roma
+import torch
+
+from bridge.camera import intrinsics
+from bridge.contact import interpenetration_m
+from bridge.fighters import guess_roles
+from bridge.fit import PersonTarget
+from bridge.keypoints import INDEX
+from bridge.pair import overlap_front, penetration_loss
+from bridge.placement import place_in_contact
+from bridge.raster import silhouette_mask
+
+
+def standing(body, x, z, yaw=0.0):
+    pose = torch.zeros(1, len(body.bone_names), 3)
+    turn = roma.rotvec_to_rotmat(torch.tensor([0.0, yaw, 0.0]))
+    pose[0, 0] = roma.rotmat_to_rotvec(turn @ roma.rotvec_to_rotmat(body.base_orientation()))
+    with torch.no_grad():
+        return body.forward(body.default_shape(), pose, torch.tensor([[x, 0.1, z]])).vertices[0]
+
+
+def test_penetration_term_pushes_overlapping_bodies_apart(body):
+    faces = body.faces
+    a = standing(body, 0.0, 3.0)
+    b_rest = standing(body, 0.0, 3.0)
+    shift = torch.tensor([0.2, 0.0, 0.05], requires_grad=True)  # half a body width: deep overlap
+    assert interpenetration_m(a.numpy(), (b_rest + shift.detach()).numpy(), faces.numpy()) > 0.05
+    optimizer = torch.optim.Adam([shift], lr=0.01)
+    for _ in range(150):
+        optimizer.zero_grad()
+        b = b_rest + shift
+        loss = penetration_loss(a, b, faces) + penetration_loss(b, a, faces)
+        if float(loss.detach()) == 0.0:
+            break
+        loss.backward()
+        optimizer.step()
+    depth = interpenetration_m(a.numpy(), (b_rest + shift.detach()).numpy(), faces.numpy())
+    assert depth < 0.01, f"still {1000 * depth:.0f} mm inside each other"
+
+
+def test_fighter_from_its_own_photo_is_placed_touching_without_overlap(body):
+    faces = body.faces.numpy()
+    a = standing(body, -0.1, 3.5).numpy()
+    b = standing(body, 0.4, 4.5, yaw=np.pi).numpy()  # elsewhere in its own photo
+    shift = place_in_contact(a, b, faces)
+    moved = b + shift
+    assert interpenetration_m(a, moved, faces) < 0.005
+    from scipy.spatial import cKDTree
+
+    gap = cKDTree(a).query(moved)[0].min()
+    assert gap < 0.02, f"{1000 * gap:.0f} mm apart: not touching"
+    assert abs(moved.mean(0)[2] - a.mean(0)[2]) < 0.05  # at the same depth
+    assert moved.mean(0)[0] > a.mean(0)[0]  # on the side it stood in its photo
+
+
+def test_front_fighter_is_the_one_whose_mask_covers_the_overlap(body):
+    K = intrinsics(256, 256)
+    near, far = standing(body, 0.0, 3.0).numpy(), standing(body, 0.15, 3.6).numpy()
+    faces = body.faces.numpy()
+    front, overlap = overlap_front([far, near], faces, K, 256, 256)
+    assert front == 1 and overlap.any()  # by depth, without masks
+    near_mask = silhouette_mask(K, near, faces, 256, 256).astype(bool)
+    far_mask = silhouette_mask(K, far, faces, 256, 256).astype(bool) & ~near_mask
+    assert overlap_front([far, near], faces, K, 256, 256, [far_mask, near_mask])[0] == 1
+    # Masks that say the other way round win over the bodies' depths: the photo decides.
+    assert overlap_front([far, near], faces, K, 256, 256, [near_mask, far_mask])[0] == 0
+
+
+def _person(neck, hip):
+    points = np.zeros((25, 2))
+    points[INDEX["neck"]], points[INDEX["mid_hip"]] = neck, hip
+    return PersonTarget(points, np.ones(25))
+
+
+def test_uke_is_the_fighter_further_from_upright():
+    upright, upside_down = _person((100, 50), (100, 150)), _person((300, 200), (300, 100))
+    assert guess_roles([upside_down, upright]) == (["uke", "tori"], True)
+    assert guess_roles([upright, _person((320, 55), (300, 150))]) == (["tori", "uke"], False)
