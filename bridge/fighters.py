@@ -41,6 +41,7 @@ class FighterHints:
 
     rect: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 in the photo's pixels
     strokes: str | None = None  # stroke file (bridge.isolate)
+    stroke_labels: np.ndarray | None = None  # the file read, checked against the photo
 
 
 def _working_image(photo: Photo) -> tuple[np.ndarray, float]:
@@ -89,9 +90,9 @@ def guess_roles(targets: list[PersonTarget]) -> tuple[list[str], bool]:
 
 
 def _strokes(hint: FighterHints | None, photo: Photo, scale: float):
-    if hint is None or hint.strokes is None:
+    if hint is None or hint.stroke_labels is None:
         return None
-    strokes = load_strokes(hint.strokes, photo.width, photo.height)
+    strokes = hint.stroke_labels
     if scale >= 1.0:
         return strokes
     size = (round(photo.width * scale), round(photo.height * scale))
@@ -206,11 +207,13 @@ def find_fighters(photo: Photo, count: int, keypoints_file=None, hints: dict[str
     hints = dict(hints or {})
     reporter = reporter or Reporter()
     warnings = []
-    for role, hint in hints.items():
-        if hint.rect is not None:
-            rect, warning = check_rect(hint.rect, photo.width, photo.height, role)
-            hints[role] = FighterHints(rect, hint.strokes)
+    for role, hint in hints.items():  # the artist's input is checked before anything slow runs
+        rect = hint.rect
+        if rect is not None:
+            rect, warning = check_rect(rect, photo.width, photo.height, role)
             warnings += [warning] if warning else []
+        labels = None if hint.strokes is None else load_strokes(hint.strokes, photo.width, photo.height)
+        hints[role] = FighterHints(rect, hint.strokes, labels)
     rgb, scale = _working_image(photo)
     if keypoints_file is not None:
         targets, roles, more = _from_file(keypoints_file, photo, count, hints)
