@@ -75,3 +75,46 @@ def test_events_are_json_lines_ending_in_an_error(tmp_path, blank_photo):
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     assert events and all("type" in e and e["id"] == "reconstruct" for e in events)
     assert events[-1]["type"] == "error" and events[-1]["code"] == "no_person"
+
+
+@pytest.mark.parametrize("case", ["rect_outside", "strokes_wrong_size", "strokes_missing"])
+def test_bad_rectangles_and_stroke_files_are_refused_before_anything_is_written(tmp_path, case):
+    args = {"rect_outside": ["--uke-rect", "900,900,1200,1300"],
+            "strokes_wrong_size": ["--tori-strokes", tmp_path / "strokes.png"],
+            "strokes_missing": ["--tori-strokes", tmp_path / "nope.png"]}[case]
+    Image.fromarray(np.zeros((10, 10, 4), np.uint8)).save(tmp_path / "strokes.png")
+    out = tmp_path / "r"
+    proc = run_bridge("reconstruct", SAMPLE / "photo.jpg", "--people", "2", "--out", out, "--events", *args)
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout.splitlines()[-1])["code"] == case
+    assert len(error_lines(proc.stderr)) == 1
+    assert not out.exists()
+
+
+def test_two_people_asked_but_one_found_fits_one_and_says_which(tmp_path):
+    out = tmp_path / "r"
+    proc = run_bridge("reconstruct", SAMPLE / "photo.jpg", "--people", "2", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "Only one person was found" in proc.stderr and "pixels (" in proc.stderr
+    scene = json.loads((out / "scene.json").read_text())
+    assert scene["fighters"] == ["tori"] and scene["warnings"]
+
+
+def test_three_people_in_a_keypoint_file_keep_the_two_largest_and_most_central(tmp_path):
+    person = json.loads((SAMPLE / "keypoints_openpose.json").read_text())["people"][0]["pose_keypoints_2d"]
+    flat = np.array(person, float).reshape(25, 3)
+    small = flat.copy()
+    small[:, :2] = small[:, :2] * 0.4 + [10, 10]  # a small referee in the corner
+    beside = flat.copy()
+    beside[:, 0] += 60
+    people = [{"pose_keypoints_2d": p.ravel().tolist()} for p in (small, flat, beside)]
+    keypoints = tmp_path / "three.json"
+    keypoints.write_text(json.dumps({"people": people}))
+    out = tmp_path / "r"
+    proc = run_bridge("reconstruct", SAMPLE / "photo.jpg", "--people", "2", "--keypoints", keypoints, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "holds 3 people" in proc.stderr
+    scene = json.loads((out / "scene.json").read_text())
+    assert scene["fighters"] == ["tori", "uke"]
+    kept = [np.load(out / f"fighter_{role}.npz")["keypoints2d"] for role in scene["fighters"]]
+    assert all(points[:, 0].max() > 100 for points in kept)  # not the small one in the corner
