@@ -2,8 +2,10 @@
 
 Stroke files
 ------------
-The artist paints strokes in Blender (Texture Paint on an image the size of the photo, or any
-paint program) and saves them as a PNG with transparency, the same width and height as the photo.
+The artist paints strokes in Blender or any paint program and saves them as a PNG with
+transparency, the same width and height as the photo. In Blender: Image Editor, Image > New with
+the photo's size, Alpha on and a fully transparent colour; Paint mode, brush colours below at full
+strength; Image > Save As, PNG, RGBA.
 Each pixel says what it is by its colour; only pure colours are needed, so the file reads the
 same whatever colour management or gamma the painting program applies:
 
