@@ -65,26 +65,23 @@ def margin_px(mask: np.ndarray, fraction: float = 0.03) -> int:
     return max(2, round(fraction * np.hypot(x1 - x0, y1 - y0)))
 
 
+NEUTRAL_GREY = 128
+
+
 def isolate_fighter(rgb: np.ndarray, mask: np.ndarray, other_mask: np.ndarray | None = None,
-                    fill: str | None = "inpaint", background: str = "grey") -> np.ndarray:
+                    fill: str | None = "inpaint") -> np.ndarray:
     """The image the detector sees for one fighter: outside the fighter's mask (dilated a little, so
-    hands and feet at its edge keep their outline) replaced by `background`, and the pixels where
-    `other_mask` hides this fighter (inside its box) filled from around them when fill="inpaint",
-    so the other fighter's limbs do not pull the detector away."""
+    hands and feet at its edge keep their outline) mid-grey, and the pixels where `other_mask` hides
+    this fighter (inside its box) filled from around them when fill="inpaint", so the other
+    fighter's limbs do not pull the detector away.
+
+    Measured with true masks on the sample, composites of it and two rendered two-fighter scenes
+    (median pixel error per fighter): keeping the rest of the photo lost a fighter of each pair
+    to the other one (142 px off); grey, white, black and a blurred photo all found every
+    fighter (2-5 px), grey at least as well as the others. Inpainting mattered only where the
+    other fighter covered this one: 4.6 px against 5.1 px on the overlapping composite."""
     keep = dilate_mask(mask, margin_px(mask))
-    if background == "original":
-        isolated = rgb.copy()
-    elif background == "grey":
-        isolated = np.full_like(rgb, 128)
-    elif background == "white":
-        isolated = np.full_like(rgb, 255)
-    elif background == "black":
-        isolated = np.zeros_like(rgb)
-    elif background == "blur":
-        sigma = max(3.0, 0.02 * max(rgb.shape[:2]))
-        isolated = cv2.GaussianBlur(rgb, (0, 0), sigma)
-    else:
-        raise ValueError(f"unknown background {background!r}")
+    isolated = np.full_like(rgb, NEUTRAL_GREY)
     isolated[keep] = rgb[keep]
     if fill == "inpaint" and other_mask is not None:
         box = mask_box(keep)

@@ -7,7 +7,7 @@ from PIL import Image
 from bridge.errors import BridgeError
 from bridge.image_io import load_photo
 from bridge.isolate import (
-    UNPAINTED, check_rect, dilate_mask, grabcut_mask, isolate_fighter, load_strokes, margin_px, mask_box,
+    NEUTRAL_GREY, UNPAINTED, check_rect, dilate_mask, grabcut_mask, isolate_fighter, load_strokes, margin_px, mask_box,
 )
 from conftest import SAMPLE
 
@@ -117,10 +117,10 @@ def test_isolated_fighter_on_grey_with_the_hidden_part_filled(overlapping):
     assert (isolated[back_mask] == photo[back_mask]).all()
     far = np.zeros_like(back_mask)
     far[:, -5:] = True
-    assert (isolated[far & ~front_mask] == 128).all()
+    assert (isolated[far & ~front_mask] == NEUTRAL_GREY).all()
     hidden = front_mask & ~back_mask
     x0, y0, x1, y1 = mask_box(back_mask)
     hidden[:, x1 + 20:] = False
     assert np.abs(isolated[hidden].astype(int) - photo[hidden]).mean() > 20
     kept = dilate_mask(back_mask, margin_px(back_mask))
-    assert (isolate_fighter(photo, back_mask, front_mask, fill=None)[hidden & ~kept] == 128).all()
+    assert (isolate_fighter(photo, back_mask, front_mask, fill=None)[hidden & ~kept] == NEUTRAL_GREY).all()
