@@ -19,7 +19,7 @@ from .detect import detect_body25, detect_fighter
 from .errors import BridgeError
 from .fit import PersonTarget
 from .image_io import Photo, processing_scale
-from .isolate import check_rect, dilate_mask, grabcut_mask, load_strokes, margin_px
+from .isolate import NEUTRAL_GREY, body_band, check_rect, dilate_mask, grabcut_mask, load_strokes, margin_px
 from .progress import Reporter
 from .keypoints import CONFIDENT, INDEX, assign_people, load_keypoint_file, pick_two, share_inside
 
@@ -161,17 +161,22 @@ def _detected(photo: Photo, rgb, scale: float, count: int, hints: dict[str, Figh
         found.append(_scaled_target(detection, scale))
         roles.append(role)
     view = rgb.copy()
-    masks = [grabcut_mask(rgb, keypoints=(t.points * scale, t.confidence)) for t in found]
+    # Greyed out: where GrabCut puts a found fighter, within reach of its skeleton, so that a
+    # fighter overlapping it in the same colours keeps most of its body for the detector.
+    masks = [grabcut_mask(rgb, keypoints=(t.points * scale, t.confidence))
+             & body_band(rgb.shape[:2], t.points * scale, t.confidence) for t in found]
     while len(found) < count:
         for mask in masks:
-            view[dilate_mask(mask, margin_px(mask))] = 128
+            view[dilate_mask(mask, margin_px(mask))] = NEUTRAL_GREY
         reporter.progress("detect", len(found), count)
         detection = _detect_any_way_up(view)
-        if detection is None or any(share_inside(detection.points, detection.confidence, m) > 0.5 for m in masks):
+        if detection is None or any(_same_person(detection.points, detection.confidence, t.points * scale,
+                                                 t.confidence) for t in found):
             break  # nobody more, or the detector came back to a fighter already found
         found.append(_scaled_target(detection, scale))
         roles.append(None)
-        masks.append(grabcut_mask(rgb, keypoints=(detection.points, detection.confidence)))
+        masks.append(grabcut_mask(rgb, keypoints=(detection.points, detection.confidence))
+                     & body_band(rgb.shape[:2], detection.points, detection.confidence))
     if not found:
         raise BridgeError("no_person", f"No person was found in {photo.path}.",
                           "Use a photo where the fighters' bodies are visible, or give keypoints with --keypoints.")
@@ -192,6 +197,15 @@ def _detected(photo: Photo, rgb, scale: float, count: int, hints: dict[str, Figh
         for index, role in zip(unassigned, guessed):
             roles[index] = role
     return found, roles, warnings
+
+
+def _same_person(points, confidence, other_points, other_confidence) -> bool:
+    """Whether two detections are one person: their joints lie within a tenth of its size."""
+    both = (confidence >= CONFIDENT) & (other_confidence >= CONFIDENT)
+    if both.sum() < MIN_CONFIDENT_KEYPOINTS:
+        return False
+    size = np.linalg.norm(np.ptp(other_points[both], axis=0))
+    return float(np.linalg.norm(points[both] - other_points[both], axis=1).mean()) < 0.1 * size
 
 
 def _box_text(target: PersonTarget) -> str:
