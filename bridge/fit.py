@@ -27,6 +27,7 @@ from .keypoints import INDEX, LIMBS
 
 TORSO_POINTS = [INDEX[n] for n in ("neck", "right_shoulder", "left_shoulder", "mid_hip", "right_hip", "left_hip")]
 TORSO_LENGTH_M = 0.48  # neck to mid-hip of Anny's average body
+FIT_THREADS = 1
 
 
 @dataclass
@@ -222,6 +223,10 @@ def fit_people(
     """Fit each person's shape, pose and placement to its BODY_25 keypoints (pixels) in camera K,
     all in one batch. For two people, `pair` turns their separate fits into the joint stage's
     terms (bridge.pair.pair_terms), and that stage then moves both together."""
+    # The fit's tensors are small: a second OpenMP thread gains little on an idle CPU and, when
+    # anything else runs (Blender, a render), its spin-waiting made steps 20x slower (measured
+    # 14 ms against 267 ms a step for two bodies on the 2-core machine).
+    torch.set_num_threads(FIT_THREADS)
     starts, owner = _initial_starts(body, people, K)
     targets = _Targets(people, owner)
     K_t = torch.as_tensor(K, dtype=torch.float32)
