@@ -19,7 +19,7 @@ from .detect import detect_body25, detect_fighter
 from .errors import BridgeError
 from .fit import PersonTarget
 from .image_io import Photo, processing_scale
-from .isolate import NEUTRAL_GREY, body_band, check_rect, dilate_mask, grabcut_mask, load_strokes, margin_px
+from .isolate import check_rect, grabcut_mask, load_strokes
 from .progress import Reporter
 from .keypoints import CONFIDENT, INDEX, assign_people, load_keypoint_file, pick_two, share_inside
 
@@ -57,13 +57,35 @@ def _enough(points_conf) -> bool:
     return points_conf is not None and int((points_conf[1] >= CONFIDENT).sum()) >= MIN_CONFIDENT_KEYPOINTS
 
 
-def _detect_any_way_up(rgb: np.ndarray):
-    """The detector on the whole image, upright first and then turned, until someone is found."""
-    for quarter_turns in range(4):
-        found = detect_body25(rgb, quarter_turns)
-        if found is not None and _enough((found.points, found.confidence)):
-            return found
-    return None
+# Parts of the photo (fractions x0, y0, x1, y1) the detector looks at: the whole, and halves that
+# overlap by a fifth. MediaPipe finds one person per image; a fighter standing beside (or above)
+# the other fills one half, where the whole photo often gives a blend of both.
+CROPS = ((0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 0.6, 1.0), (0.4, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, 0.6), (0.0, 0.4, 1.0, 1.0))
+
+
+def _candidate_people(rgb: np.ndarray) -> list:
+    """Distinct people in the image, most credible first. Every crop is tried upright and upside
+    down (the whole photo at every quarter turn); detections of one person are grouped, and a
+    person found in more views, then more confidently, ranks higher: a blend of two fighters or
+    a body invented inside a half rarely comes back the same way twice."""
+    height, width = rgb.shape[:2]
+    groups: list[list] = []
+    for index, (fx0, fy0, fx1, fy1) in enumerate(CROPS):
+        x0, y0, x1, y1 = round(fx0 * width), round(fy0 * height), round(fx1 * width), round(fy1 * height)
+        crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+        for quarter_turns in (0, 1, 2, 3) if index == 0 else (0, 2):
+            found = detect_body25(crop, quarter_turns)
+            if found is None or not _enough((found.points, found.confidence)):
+                continue
+            found.points = found.points + [x0, y0]
+            group = next((g for g in groups if _same_person(found.points, found.confidence, g[0].points,
+                                                            g[0].confidence)), None)
+            if group is None:
+                groups.append([found])
+            else:
+                group.append(found)
+    groups.sort(key=lambda g: (len(g), max(float(d.confidence.mean()) for d in g)), reverse=True)
+    return [max(g, key=lambda d: float(d.confidence.mean())) for g in groups]
 
 
 def _scaled_target(found, scale: float) -> PersonTarget:
@@ -145,8 +167,8 @@ def _from_file(path, photo: Photo, count: int, hints: dict[str, FighterHints]) -
 
 
 def _detected(photo: Photo, rgb, scale: float, count: int, hints: dict[str, FighterHints], reporter):
-    """People found by the detector: in the artist's rectangles where given, else one after the
-    other, each greyed out before looking for the next."""
+    """People found by the detector: in the artist's rectangles where given, else the people the
+    detector finds most often across the photo and its halves (_candidate_people)."""
     warnings = []
     ruled = [role for role in ROLES[:count] if hints.get(role) and hints[role].rect is not None]
     found, roles = [], []
@@ -160,23 +182,13 @@ def _detected(photo: Photo, rgb, scale: float, count: int, hints: dict[str, Figh
                               "Draw the rectangle around the whole fighter, or give keypoints with --keypoints.")
         found.append(_scaled_target(detection, scale))
         roles.append(role)
-    view = rgb.copy()
-    # Greyed out: where GrabCut puts a found fighter, within reach of its skeleton, so that a
-    # fighter overlapping it in the same colours keeps most of its body for the detector.
-    masks = [grabcut_mask(rgb, keypoints=(t.points * scale, t.confidence))
-             & body_band(rgb.shape[:2], t.points * scale, t.confidence) for t in found]
-    while len(found) < count:
-        for mask in masks:
-            view[dilate_mask(mask, margin_px(mask))] = NEUTRAL_GREY
+    if len(found) < count:
         reporter.progress("detect", len(found), count)
-        detection = _detect_any_way_up(view)
-        if detection is None or any(_same_person(detection.points, detection.confidence, t.points * scale,
-                                                 t.confidence) for t in found):
-            break  # nobody more, or the detector came back to a fighter already found
-        found.append(_scaled_target(detection, scale))
-        roles.append(None)
-        masks.append(grabcut_mask(rgb, keypoints=(detection.points, detection.confidence))
-                     & body_band(rgb.shape[:2], detection.points, detection.confidence))
+        clusters = [c for c in _candidate_people(rgb)
+                    if not any(_same_person(c.points, c.confidence, t.points * scale, t.confidence) for t in found)]
+        for detection in clusters[:count - len(found)]:
+            found.append(_scaled_target(detection, scale))
+            roles.append(None)
     if not found:
         raise BridgeError("no_person", f"No person was found in {photo.path}.",
                           "Use a photo where the fighters' bodies are visible, or give keypoints with --keypoints.")

@@ -151,15 +151,6 @@ def _skeleton(shape: tuple[int, int], points: np.ndarray, confidence: np.ndarray
     return drawn.astype(bool)
 
 
-def body_band(shape: tuple[int, int], points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-    """Bool mask of the pixels within reach of a person's skeleton (BODY_REACH of its size): where
-    its body can be, and little of a fighter standing beside it."""
-    x0, y0, x1, y1 = _keypoint_box(points, confidence)
-    diagonal = np.hypot(x1 - x0, y1 - y0)
-    skeleton = _skeleton(shape, points, confidence, max(1, round(LIMB_WIDTH * diagonal)))
-    return dilate_mask(skeleton, max(1, round(BODY_REACH * diagonal)))
-
-
 def _keypoint_box(points: np.ndarray, confidence: np.ndarray) -> tuple[float, float, float, float]:
     """The confident keypoints' box, padded (BOX_PAD) for the head, hands and feet that reach past
     the outermost keypoints."""

@@ -21,6 +21,7 @@ from .camera import project
 from .keypoints import INDEX
 from .raster import silhouette_mask
 
+CONTACT_M = 0.01  # fighters in contact: their nearest surfaces this close
 GRIP_REACH_M = 0.06  # wrist keypoint to the gripped surface: the hand's own thickness
 NEAR_SURFACE_M = 0.1  # vertices further than this from the other's surface are not tested
 WRISTS = (INDEX["right_wrist"], INDEX["left_wrist"])
@@ -81,28 +82,41 @@ def _depth_in_region(vertices: torch.Tensor, K: np.ndarray, region: np.ndarray) 
     return vertices[torch.as_tensor(inside), 2].mean()
 
 
+def _gap(vertices_a: torch.Tensor, vertices_b: torch.Tensor) -> torch.Tensor:
+    """Distance between the two bodies' nearest vertices, differentiable through that pair."""
+    with torch.no_grad():
+        distance, nearest = cKDTree(vertices_b.detach().numpy()).query(vertices_a.detach().numpy())
+        closest = int(np.argmin(distance))
+    return (vertices_a[closest] - vertices_b[int(nearest[closest])]).norm()
+
+
 @dataclass
 class PairTerms:
     """The joint stage's terms for two fighters (index 0 and 1).
 
-    `front` is the index the photo shows in front (None: no depth-order term); `overlap` the
-    pixels where both silhouettes fall; `grips` pairs (person, wrist keypoint index) whose
-    hand holds the other fighter."""
+    `in_front[i]` holds the pixels where the photo shows fighter i over the other (where both
+    silhouettes fall and only i's mask covers), so depth order is asked for only where the photo
+    says it, and may differ from place to place (a leg in front, a torso behind); `grips` pairs
+    (person, wrist keypoint index) whose hand holds the other fighter. The fighters are in
+    contact, so a gap between them costs too."""
 
     faces: torch.Tensor
-    front: int | None = None
-    overlap: np.ndarray | None = None
+    in_front: list[np.ndarray] | None = None
     grips: list[tuple[int, int]] = field(default_factory=list)
 
     def loss(self, out, K: torch.Tensor, settings) -> torch.Tensor:
         vertices = out.vertices
         total = settings.penetration_weight * (penetration_loss(vertices[0], vertices[1], self.faces)
                                                + penetration_loss(vertices[1], vertices[0], self.faces))
-        if self.front is not None and self.overlap is not None:
+        if settings.contact_weight > 0:
+            total = total + settings.contact_weight * torch.relu(_gap(vertices[0], vertices[1]) - CONTACT_M) ** 2
+        if self.in_front is not None and settings.depth_order_weight > 0:
             K_np = K.numpy()
-            near = _depth_in_region(vertices[self.front], K_np, self.overlap)
-            far = _depth_in_region(vertices[1 - self.front], K_np, self.overlap)
-            total = total + settings.depth_order_weight * torch.relu(near - far) ** 2
+            for near, region in enumerate(self.in_front):
+                if region.any():
+                    gap = (_depth_in_region(vertices[near], K_np, region)
+                           - _depth_in_region(vertices[1 - near], K_np, region))
+                    total = total + settings.depth_order_weight * torch.relu(gap) ** 2
         for person, wrist in self.grips:
             other = vertices[1 - person]
             hand = out.keypoints[person, wrist]
@@ -115,17 +129,20 @@ class PairTerms:
 
 def pair_terms(fits, people, faces: np.ndarray, K: np.ndarray, width: int, height: int,
                masks: list[np.ndarray] | None = None, grips: bool = True) -> PairTerms:
-    """The joint stage's terms from two independent fits: who is in front (from the masks),
-    where they overlap, and which wrists lie on the other's silhouette (grips)."""
+    """The joint stage's terms from two independent fits: where the photo shows which one in
+    front (from the masks), and which wrists lie on the other's silhouette (grips)."""
     vertices = [fit.output.vertices[0].numpy() for fit in fits]
-    front, overlap = overlap_front(vertices, faces, K, width, height, masks)
+    silhouettes = [silhouette_mask(K, v, faces, width, height).astype(bool) for v in vertices]
+    in_front = None
+    if masks is not None:
+        overlap = silhouettes[0] & silhouettes[1]
+        in_front = [overlap & masks[i] & ~masks[1 - i] for i in range(2)]
     held = []
     if grips:
         for person, target in enumerate(people):
-            other = silhouette_mask(K, vertices[1 - person], faces, width, height).astype(bool)
             for wrist in WRISTS:
                 x, y = target.points[wrist]
                 if (target.confidence[wrist] >= MIN_GRIP_CONFIDENCE and 0 <= x < width and 0 <= y < height
-                        and other[int(y), int(x)]):
+                        and silhouettes[1 - person][int(y), int(x)]):
                     held.append((person, wrist))
-    return PairTerms(torch.as_tensor(faces), front, overlap if front is not None else None, held)
+    return PairTerms(torch.as_tensor(faces), in_front, held)
