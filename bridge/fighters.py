@@ -60,6 +60,7 @@ def _enough(points_conf) -> bool:
 # Parts of the photo (fractions x0, y0, x1, y1) the detector looks at: the whole, and halves that
 # overlap by a fifth. MediaPipe finds one person per image; a fighter standing beside (or above)
 # the other fills one half, where the whole photo often gives a blend of both.
+GROUP_TOLERANCE = 0.05  # detections this close (a fraction of the body's size) are one person
 CROPS = ((0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 0.6, 1.0), (0.4, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, 0.6), (0.0, 0.4, 1.0, 1.0))
 
 
@@ -78,8 +79,9 @@ def _candidate_people(rgb: np.ndarray) -> list:
             if found is None or not _enough((found.points, found.confidence)):
                 continue
             found.points = found.points + [x0, y0]
+            # Tight, because fighters in contact stand close and a blend of both lies near each.
             group = next((g for g in groups if _same_person(found.points, found.confidence, g[0].points,
-                                                            g[0].confidence)), None)
+                                                            g[0].confidence, GROUP_TOLERANCE)), None)
             if group is None:
                 groups.append([found])
             else:
@@ -184,11 +186,13 @@ def _detected(photo: Photo, rgb, scale: float, count: int, hints: dict[str, Figh
         roles.append(role)
     if len(found) < count:
         reporter.progress("detect", len(found), count)
-        clusters = [c for c in _candidate_people(rgb)
-                    if not any(_same_person(c.points, c.confidence, t.points * scale, t.confidence) for t in found)]
-        for detection in clusters[:count - len(found)]:
-            found.append(_scaled_target(detection, scale))
-            roles.append(None)
+        for detection in _candidate_people(rgb):
+            if len(found) == count:
+                break
+            if not any(_same_person(detection.points, detection.confidence, t.points * scale, t.confidence)
+                       for t in found):
+                found.append(_scaled_target(detection, scale))
+                roles.append(None)
     if not found:
         raise BridgeError("no_person", f"No person was found in {photo.path}.",
                           "Use a photo where the fighters' bodies are visible, or give keypoints with --keypoints.")
@@ -211,13 +215,13 @@ def _detected(photo: Photo, rgb, scale: float, count: int, hints: dict[str, Figh
     return found, roles, warnings
 
 
-def _same_person(points, confidence, other_points, other_confidence) -> bool:
-    """Whether two detections are one person: their joints lie within a tenth of its size."""
+def _same_person(points, confidence, other_points, other_confidence, tolerance: float = 0.1) -> bool:
+    """Whether two detections are one person: their joints lie within `tolerance` of its size."""
     both = (confidence >= CONFIDENT) & (other_confidence >= CONFIDENT)
     if both.sum() < MIN_CONFIDENT_KEYPOINTS:
         return False
     size = np.linalg.norm(np.ptp(other_points[both], axis=0))
-    return float(np.linalg.norm(points[both] - other_points[both], axis=1).mean()) < 0.1 * size
+    return float(np.linalg.norm(points[both] - other_points[both], axis=1).mean()) < tolerance * size
 
 
 def _box_text(target: PersonTarget) -> str:
@@ -254,14 +258,5 @@ def find_fighters(photo: Photo, count: int, keypoints_file=None, hints: dict[str
         return [Fighter(roles[0], targets[0], None)], warnings
     ordered = [hints.get(role) for role in roles]
     masks = _isolate_pair(rgb, targets, ordered, photo, scale)
-    if keypoints_file is None and len(targets) == 2:
-        # Each fighter again on its own, any way up: the first look saw both tangled together.
-        for index in range(2):
-            again = detect_fighter(rgb, masks[index], masks[1 - index])
-            if again is not None and _enough((again.points, again.confidence)) and \
-                    share_inside(again.points, again.confidence, masks[index]) >= \
-                    share_inside(targets[index].points * scale, targets[index].confidence, masks[index]):
-                targets[index] = _scaled_target(again, scale)
-        masks = _isolate_pair(rgb, targets, ordered, photo, scale)
     fighters = [Fighter(role, target, _full_size(mask, photo)) for role, target, mask in zip(roles, targets, masks)]
     return sorted(fighters, key=lambda f: ROLES.index(f.role)), warnings
