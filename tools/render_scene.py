@@ -22,6 +22,7 @@ Needs bpy (Blender as a module); importing this file does not.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -40,6 +41,19 @@ from bridge.image_io import EXIF_FOCAL_35MM, EXIF_IFD  # noqa: E402
 
 SKIN = (0.45, 0.25, 0.15)  # linear RGB base colours for bodies
 BLUE = (0.08, 0.16, 0.55)
+
+# The studio the sample was rendered in; render_scene's `environment` overrides any of these.
+# Colours are sRGB (the wall) or linear (the world), angles degrees, energies Blender's units.
+ENVIRONMENT = {
+    "world_colour": (0.55, 0.58, 0.62), "world_strength": 0.35,
+    "wall_colour": (0.72, 0.74, 0.78), "wall_texture": "plain", "wall_distance": 8.5,
+    "sun_energy": 2.5, "sun_angle": 8.0, "sun_rotation": (40.0, 0.0, -35.0),
+    "fill_energy": 350.0, "fill_size": 3.0, "fill_offset": (-1.2, 0.0, 1.6), "fill_target": (0.0, 0.0, 1.0),
+}
+WALL_TEXTURES = ("plain", "panels", "bricks", "plaster")
+
+# A body wearing a gi is split into these regions, one material each (see gi_face_regions).
+SKIN_REGION, GI_REGION, BELT_REGION, COLLAR_REGION = range(4)
 
 SAMPLE_WIDTH, SAMPLE_HEIGHT, SAMPLE_FOCAL_35MM = 384, 512, 50.0
 SAMPLE_SEED, SAMPLE_SAMPLES = 7, 48
@@ -151,6 +165,18 @@ def _posed(body, shape, pose):
     return out.vertices[0].double().numpy(), out.keypoints[0].double().numpy()
 
 
+def rest_body(body, shape):
+    """Rest-pose vertices and bone heads (numpy) of a shape in the frame of `_posed` (Anny's,
+    Z up, the root at the origin): Anny's own rest_bone_heads sit elsewhere for other shapes."""
+    import torch
+
+    with torch.no_grad():
+        out = body.forward(torch.as_tensor(np.asarray(shape)[None], dtype=body.dtype),
+                           torch.zeros(1, len(body.bone_names), 3, dtype=body.dtype),
+                           torch.zeros(1, 3, dtype=body.dtype))
+    return out.vertices[0].double().numpy(), out.bone_poses[0, :, :3, 3].double().numpy()
+
+
 def _level_foot(body, shape, pose, side, anny_from_camera, rounds=3):
     """Rotate foot.<side> about Anny's X until its heel and big toe are equally high in the
     body's upright frame (the root only yaws, so that frame's vertical is the world's)."""
@@ -222,6 +248,41 @@ def _aim_arm(body, shape, pose, side, bend, upper, forearm, hinge=None):
     return pose, hinge
 
 
+def plant_foot(body, shape, pose, side, hip_y, anny_from_camera, max_flexion):
+    """Flex hip `side` (turned `hip_y` degrees about Anny's Y, which spreads or closes the leg)
+    until its levelled foot stands as low as the other one, so both soles rest on the floor.
+
+    Between a straight hip and `max_flexion` (about half the knee's bend) more flexion lowers a
+    foot that the bent knee lifted behind the body, so bisect there. `anny_from_camera` as for
+    _level_foot. Returns the pose, the flexion (degrees) and how much higher (m) this sole ends
+    than the other."""
+    # The sole vertices of each foot: the lowest few centimetres of the rest body, by side.
+    rest = _posed(body, shape, np.zeros_like(pose))[0]  # all zeros: Anny's own frame, Z up
+    sole = rest[:, 2] < rest[:, 2].min() + 0.06
+    soles = {"L": sole & (rest[:, 0] > 0), "R": sole & (rest[:, 0] < 0)}
+    other = "L" if side == "R" else "R"
+
+    def trial_pose(flexion):
+        """Pose with the hip flexed by `flexion` degrees, that foot levelled, and how much
+        higher its sole is than the other one's."""
+        trial = pose.copy()
+        trial[body.bone_index(f"upperleg01.{side}")] = euler_rotvec("yx", (hip_y, -flexion))
+        trial = _level_foot(body, shape, trial, side, anny_from_camera)
+        up = (_posed(body, shape, trial)[0] @ anny_from_camera.T)[:, 2]
+        return up[soles[side]].min() - up[soles[other]].min(), trial
+
+    low, high = 0.0, max_flexion
+    for _ in range(16):
+        middle = 0.5 * (low + high)
+        if trial_pose(middle)[0] > 0:
+            low = middle
+        else:
+            high = middle
+    flexion = 0.5 * (low + high)
+    gap, pose = trial_pose(flexion)
+    return pose, flexion, gap
+
+
 def sample_person(body, world_from_camera, floor_xy=(0.0, 0.0)) -> dict:
     """The sample fighter: shape, pose and transl in camera coordinates, with both feet level
     and planted on the floor."""
@@ -246,31 +307,8 @@ def sample_person(body, world_from_camera, floor_xy=(0.0, 0.0)) -> dict:
             pose, hinges[side] = _aim_arm(body, shape, pose, side, **arm, hinge=hinges[side] + error)
     anny_from_camera = Rotation.from_rotvec(pose[0]).as_matrix().T
     pose = _level_foot(body, shape, pose, "L", anny_from_camera)
-
-    # The sole vertices of each foot: the lowest few centimetres of the rest body, by side.
-    rest = _posed(body, shape, np.zeros_like(pose))[0]  # all zeros: Anny's own frame, Z up
-    sole = rest[:, 2] < rest[:, 2].min() + 0.06
-    soles = {"L": sole & (rest[:, 0] > 0), "R": sole & (rest[:, 0] < 0)}
-
-    def back_leg(flexion):
-        """Pose with the back (right) hip flexed by `flexion` degrees, that foot levelled, and how
-        much higher its sole is than the front one's."""
-        trial = pose.copy()
-        trial[body.bone_index("upperleg01.R")] = euler_rotvec("yx", (SAMPLE_BACK_HIP_ABDUCTION, -flexion))
-        trial = _level_foot(body, shape, trial, "R", anny_from_camera)
-        up = (_posed(body, shape, trial)[0] @ anny_from_camera.T)[:, 2]
-        return up[soles["R"]].min() - up[soles["L"]].min(), trial
-
-    # Between a straight hip and half the knee angle more flexion lowers the foot: bisect there.
-    low, high = 0.0, 0.5 * spec["knee.R"]
-    for _ in range(16):
-        middle = 0.5 * (low + high)
-        if back_leg(middle)[0] > 0:
-            low = middle
-        else:
-            high = middle
-    flexion = 0.5 * (low + high)
-    gap, pose = back_leg(flexion)
+    pose, flexion, gap = plant_foot(body, shape, pose, "R", SAMPLE_BACK_HIP_ABDUCTION, anny_from_camera,
+                                    0.5 * spec["knee.R"])
     transl = place_on_floor(body, shape, pose, world_from_camera, floor_xy)
     return {"shape": shape, "pose": pose, "transl": transl, "colour": SKIN,
             "back_hip_flexion": flexion, "foot_gap": gap, "elbow_hinges": hinges}
@@ -342,18 +380,101 @@ def _tatami(bpy):
     return material
 
 
-def _mesh_object(bpy, name, vertices, faces, material):
+def _wall(bpy, colour, texture):
+    """The backdrop's material: a plain painted wall, or one with a procedural pattern (wooden
+    panels, bricks, rough plaster) in shades of `colour` (sRGB), so backgrounds vary."""
+    material = _principled(bpy, "wall", tuple(_srgb_to_linear(colour)), 0.9)
+    if texture == "plain":
+        return material
+    nodes, links = material.node_tree.nodes, material.node_tree.links
+    bsdf = nodes["Principled BSDF"]
+    coords = nodes.new("ShaderNodeTexCoord")
+    dark = tuple(_srgb_to_linear(np.asarray(colour) * 0.7))
+    if texture == "plaster":
+        pattern = nodes.new("ShaderNodeTexNoise")
+        pattern.inputs["Scale"].default_value = 3.0
+        pattern.inputs["Detail"].default_value = 8.0
+        ramp = nodes.new("ShaderNodeMixRGB")
+        ramp.inputs["Color1"].default_value = (*dark, 1.0)
+        ramp.inputs["Color2"].default_value = (*_srgb_to_linear(colour), 1.0)
+        links.new(pattern.outputs["Fac"], ramp.inputs["Fac"])
+        links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
+    else:
+        pattern = nodes.new("ShaderNodeTexBrick")
+        pattern.inputs["Color1"].default_value = (*_srgb_to_linear(colour), 1.0)
+        pattern.inputs["Color2"].default_value = (*_srgb_to_linear(np.asarray(colour) * 0.9), 1.0)
+        pattern.inputs["Mortar"].default_value = (*dark, 1.0)
+        panels = texture == "panels"  # tall boards with thin seams, or small bricks
+        pattern.inputs["Scale"].default_value = 1.0 if panels else 4.0
+        pattern.inputs["Mortar Size"].default_value = 0.004 if panels else 0.015
+        pattern.inputs["Brick Width"].default_value = 0.3 if panels else 0.5
+        pattern.inputs["Row Height"].default_value = 3.0 if panels else 0.25
+        links.new(pattern.outputs["Color"], bsdf.inputs["Base Color"])
+    links.new(coords.outputs["Object"], pattern.inputs["Vector"])
+    return material
+
+
+@functools.lru_cache(maxsize=2)
+def dominant_bones(body) -> tuple[str, ...]:
+    """Name of the bone that moves each vertex most (from Anny's skin weights): what a vertex
+    belongs to when colouring a gi or choosing where a hand grips."""
+    bones = body.model.vertex_bone_indices.numpy()
+    strongest = body.model.vertex_bone_weights.numpy().argmax(axis=1)
+    return tuple(body.bone_names[i] for i in bones[np.arange(len(bones)), strongest])
+
+
+def gi_face_regions(body, shape) -> np.ndarray:
+    """Which region (SKIN_REGION, GI_REGION, BELT_REGION, COLLAR_REGION) each face of a body in a
+    judo gi belongs to, from the rest pose of this shape: skin where the gi leaves the body bare
+    (head and neck, hands and the last 5 cm of the forearms, feet and ankles), the belt as a
+    5 cm band at the hips, the V of the open lapels on the chest (skin, or an undershirt), the
+    jacket and trousers everywhere else. Bones come from the skin weights, so a region follows
+    its limb in any pose."""
+    vertices, heads = rest_body(body, shape)
+    head = lambda name: heads[body.bone_index(name)]  # noqa: E731
+    names = np.array(dominant_bones(body))
+    bare_bones = ("neck", "head", "eye", "wrist", "finger", "metacarpal", "foot", "toe")
+    skin = np.array([name.startswith(bare_bones) for name in names])
+    limb = np.array([name.startswith(("upperarm", "lowerarm", "upperleg", "lowerleg", "wrist",
+                                      "finger", "metacarpal", "shoulder", "foot", "toe")) for name in names])
+    for side in "LR":
+        wrist = head(f"wrist.{side}")
+        along = wrist - head(f"lowerarm01.{side}")
+        along /= np.linalg.norm(along)
+        skin |= np.char.startswith(names, "lowerarm") & ((vertices - wrist) @ along > -0.05) & \
+            (np.sign(vertices[:, 0]) == (1 if side == "L" else -1))
+    skin |= vertices[:, 2] < head("foot.L")[2] + 0.03  # the trousers end above the ankles
+    regions = np.where(skin, SKIN_REGION, GI_REGION)
+    neck = head("neck01")
+    chest = ~limb & (vertices[:, 1] < neck[1] - 0.02) & (vertices[:, 2] < neck[2] + 0.02)
+    regions[chest & (vertices[:, 2] > neck[2] - 0.2 + 2.2 * np.abs(vertices[:, 0]))] = COLLAR_REGION
+    faces = np.asarray(body.faces)
+    corners = regions[faces]
+    face_regions = np.where(corners[:, 1] == corners[:, 2], corners[:, 1], corners[:, 0])
+    # The belt by face centres, which gives straighter edges than vertices on this coarse mesh.
+    belt_z = head("upperleg01.L")[2] + 0.07
+    trunk = ~(limb | skin)[faces].any(axis=1)
+    face_regions[trunk & (np.abs(vertices[faces, 2].mean(axis=1) - belt_z) < 0.025)] = BELT_REGION
+    return face_regions
+
+
+def _mesh_object(bpy, name, vertices, faces, materials, face_materials=None):
+    """A smooth-shaded mesh; `face_materials` (per face) index into `materials`."""
     mesh = bpy.data.meshes.new(name)
     mesh.from_pydata([tuple(v) for v in vertices], [], [tuple(f) for f in faces])
     mesh.update()
     mesh.shade_smooth()
-    mesh.materials.append(material)
+    for material in materials:
+        mesh.materials.append(material)
+    if face_materials is not None:
+        mesh.polygons.foreach_set("material_index", np.asarray(face_materials, np.int32))
     obj = bpy.data.objects.new(name, mesh)
     bpy.context.scene.collection.objects.link(obj)
     return obj
 
 
-def _build_scene(bpy, people_world, faces, K, world_from_camera, width, height, seed, samples):
+def _build_scene(bpy, people_world, faces, K, world_from_camera, width, height, seed, samples,
+                 environment):
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     scene.render.engine = "CYCLES"
@@ -375,8 +496,8 @@ def _build_scene(bpy, people_world, faces, K, world_from_camera, width, height, 
 
     world = bpy.data.worlds.new("world")
     world.use_nodes = True
-    world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.55, 0.58, 0.62, 1.0)
-    world.node_tree.nodes["Background"].inputs["Strength"].default_value = 0.35
+    world.node_tree.nodes["Background"].inputs["Color"].default_value = (*environment["world_colour"], 1.0)
+    world.node_tree.nodes["Background"].inputs["Strength"].default_value = environment["world_strength"]
     scene.world = world
 
     # Camera: the one conversion, from bridge.camera.
@@ -399,32 +520,38 @@ def _build_scene(bpy, people_world, faces, K, world_from_camera, width, height, 
     look = world_from_camera[:3, 2].copy()
     look[2] = 0.0
     look /= max(np.linalg.norm(look), 1e-9)
-    wall_at = world_from_camera[:3, 3] + 8.5 * look
+    wall_at = world_from_camera[:3, 3] + environment["wall_distance"] * look
     bpy.ops.mesh.primitive_plane_add(size=30.0, location=(wall_at[0], wall_at[1], 6.0))
     wall = bpy.context.active_object
     wall.name = "wall"
     wall.rotation_euler = (math.pi / 2, 0.0, math.atan2(look[1], look[0]) - math.pi / 2)
-    wall.data.materials.append(_principled(bpy, "wall", tuple(_srgb_to_linear((0.72, 0.74, 0.78))), 0.9))
+    wall.data.materials.append(_wall(bpy, environment["wall_colour"], environment["wall_texture"]))
 
     # Sun from above-left-front and a large soft area light near the camera.
     sun = bpy.data.objects.new("sun", bpy.data.lights.new("sun", "SUN"))
-    sun.data.energy = 2.5
-    sun.data.angle = math.radians(8.0)
-    sun.rotation_euler = (math.radians(40.0), 0.0, math.radians(-35.0))
+    sun.data.energy = environment["sun_energy"]
+    sun.data.angle = math.radians(environment["sun_angle"])
+    sun.rotation_euler = tuple(math.radians(a) for a in environment["sun_rotation"])
     scene.collection.objects.link(sun)
     area = bpy.data.objects.new("fill", bpy.data.lights.new("fill", "AREA"))
-    area.data.energy = 350.0
-    area.data.size = 3.0
-    fill_at = world_from_camera[:3, 3] + np.array([-1.2, 0.0, 1.6]) - 0.5 * look
+    area.data.energy = environment["fill_energy"]
+    area.data.size = environment["fill_size"]
+    fill_at = world_from_camera[:3, 3] + np.asarray(environment["fill_offset"]) - 0.5 * look
     area.location = tuple(fill_at)
-    area.rotation_euler = look_rotation(fill_at, (0.0, 0.0, 1.0))
+    area.rotation_euler = look_rotation(fill_at, environment["fill_target"])
     scene.collection.objects.link(area)
 
     bodies = []
     for index, person in enumerate(people_world):
-        colour = tuple(float(c) for c in person["colour"])
+        skin = _principled(bpy, f"body_{index}", tuple(float(c) for c in person["colour"]), 0.55)
+        if "gi" not in person:
+            bodies.append(_mesh_object(bpy, f"person_{index}", person["vertices"], faces, [skin]))
+            continue
+        gi = person["gi"]
+        cloth = [_principled(bpy, f"{part}_{index}", tuple(float(c) for c in gi[part]), roughness)
+                 for part, roughness in (("cloth", 0.85), ("belt", 0.7), ("collar", 0.85))]
         bodies.append(_mesh_object(bpy, f"person_{index}", person["vertices"], faces,
-                                   _principled(bpy, f"body_{index}", colour, 0.55)))
+                                   [skin, *cloth], person["regions"]))
     return scene, bodies, [floor, wall]
 
 
@@ -462,8 +589,8 @@ def _coverage_passes(bpy, scene, bodies, background, work: Path):
     white, black = _emission(bpy, "white", 1.0), _emission(bpy, "black", 0.0)
 
     def paint(obj, material):
-        obj.data.materials.clear()
-        obj.data.materials.append(material)
+        for slot in range(len(obj.data.materials)):  # every slot, so a gi's regions go flat too
+            obj.data.materials[slot] = material
 
     whole, visible = [], []
     for obj in background:
@@ -496,11 +623,14 @@ def _save_photo(png: Path, out: Path, focal_35mm: float):
 
 
 def render_scene(people, K, world_from_camera, width, height, out_dir, seed=0, samples=48,
-                 description="", notes=None) -> dict:
+                 description="", notes=None, environment=None) -> dict:
     """Render `people` with Cycles and write photo, masks and ground truth into `out_dir`.
 
     people: dicts with `shape` (6,), `pose` (104, 3) and `transl` (3,) for AnnyBody.forward
-    (camera coordinates) and `colour`, the body material's linear RGB base colour.
+    (camera coordinates) and `colour`, the body material's linear RGB base colour (the skin);
+    optionally `gi`, a dict of linear RGB colours `cloth`, `belt` and `collar` (what shows in
+    the lapels' V) for a fighter in a judo gi (regions from gi_face_regions).
+    `environment` overrides entries of ENVIRONMENT (lights, wall).
     K (3, 3) and world_from_camera (4, 4, OpenCV axes) define the camera; the world is
     Blender's with the floor at z = 0. `description` and `notes` (a JSON-able dict) go into
     truth.json. Returns the truth dictionary (also saved).
@@ -528,11 +658,15 @@ def render_scene(people, K, world_from_camera, width, height, out_dir, seed=0, s
     faces = body.faces.numpy()
     people_world = [{"vertices": to_world(world_from_camera, v), "colour": p["colour"]}
                     for v, p in zip(vertices, people)]
+    for person, world in zip(people, people_world):
+        if "gi" in person:
+            world.update(gi=person["gi"], regions=gi_face_regions(body, person["shape"]))
+    environment = {**ENVIRONMENT, **(environment or {})}
     focal_35mm = camera.focal_35mm(K, width, height)
 
     started = time.perf_counter()
     scene, bodies, background = _build_scene(bpy, people_world, faces, K, world_from_camera,
-                                             width, height, seed, samples)
+                                             width, height, seed, samples, environment)
     denoise = True
     scene.cycles.use_denoising = True
     scene.cycles.denoiser = "OPENIMAGEDENOISE"
