@@ -23,7 +23,7 @@ from .raster import silhouette_mask
 
 CONTACT_M = 0.01  # fighters in contact: their nearest surfaces this close
 GRIP_REACH_M = 0.06  # wrist keypoint to the gripped surface: the hand's own thickness
-NEAR_SURFACE_M = 0.1  # vertices further than this from the other's surface are not tested
+NEAR_SURFACE_M = 0.3  # vertices further than this from the other's surface are not tested (a torso is 0.3 m deep)
 WRISTS = (INDEX["right_wrist"], INDEX["left_wrist"])
 MIN_GRIP_CONFIDENCE = 0.3
 
