@@ -15,7 +15,8 @@ from bridge.reconstruct import reconstruct
 from conftest import ROOT
 
 SCENES = ROOT / "assets" / "scenes"
-CHECKED = ["osoto-gari_kuzushi_s31", "ouchi-gari_throw_s12"]  # both standing, gripping, overlapping
+# Both standing, gripping, overlapping; and uke upside down above tori lying on the mat.
+CHECKED = ["osoto-gari_kuzushi_s31", "ouchi-gari_throw_s12", "tomoe-nage_throw_s36"]
 
 
 class _Quiet(Reporter):
@@ -57,3 +58,12 @@ def test_bodies_interpenetrate_by_at_most_a_centimetre(scene):
     a, b = (scene["fighters"][r] for r in scene["roles"])
     depth = interpenetration_m(a["vertices"].astype(float), b["vertices"].astype(float), a["faces"])
     assert depth <= 0.010, f"{1000 * depth:.1f} mm"
+
+
+def test_upside_down_uke_is_found_and_named_uke_without_rotating_the_photo(scene):
+    if not scene["info"]["throw"] == "tomoe-nage":
+        pytest.skip("uke is upside down only in the tomoe-nage scene")
+    uke = scene["matched"][scene["roles"].index("uke")]
+    assert scene["info"]["roles"][uke] == "uke"
+    head, hip = scene["fighters"]["uke"]["keypoints2d"][[0, 8]]
+    assert head[1] > hip[1]  # the detected head lies below the hips in the photo
