@@ -587,6 +587,9 @@ def separate(body, fighters, horizontal: bool, with_grips: bool = False, max_ste
     return depth
 
 
+ARM_REACH = 0.58  # metres from shoulder joint to palm centre, straight, for an average adult
+
+
 def _aim_hand(body, fighter, side: str, target_world: np.ndarray) -> np.ndarray:
     """A starting arm for the grip solver: render_scene._aim_arm with the elbow bent so that a
     two-segment arm of ARM_REACH spans the shoulder-target distance, the elbow dropped below the
@@ -612,8 +615,6 @@ def _aim_hand(body, fighter, side: str, target_world: np.ndarray) -> np.ndarray:
                           upper, forearm)
     return pose
 
-
-ARM_REACH = 0.58  # metres from shoulder joint to palm centre, straight, for an average adult
 
 
 class _Obstacle:
