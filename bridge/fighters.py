@@ -1,11 +1,12 @@
 """Finding the fighters in a photo: each one's keypoints, mask and role (tori or uke).
 
-Why this order: MediaPipe finds one person per image, so with two fighters the first found is
-cut out by GrabCut from its own keypoints, and the detector looks again at the photo with that
-fighter greyed out. Each fighter is then isolated by GrabCut with the other's limbs as
-background and detected again on its own, turned by quarter turns, so a fighter thrown upside
-down is found without the user rotating anything. Rectangles, stroke files and keypoint files
-from the artist override each guess they cover.
+Why this way: MediaPipe finds one person per image, and on two tangled fighters the whole photo
+often gives a blend of both. So the detector also looks at overlapping halves of the photo
+(left, right, top, bottom), upright and upside down; detections of one person are grouped and
+the people found most often win. Each fighter is then isolated by GrabCut, seeded by its own
+skeleton with the other's as background (the masks decide who is in front). A fighter thrown
+upside down is found without the user rotating anything. Rectangles, stroke files and keypoint
+files from the artist override each guess they cover.
 """
 from __future__ import annotations
 

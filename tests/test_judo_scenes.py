@@ -70,7 +70,6 @@ def test_template_posing_is_deterministic(body):
         assert np.array_equal(a["pose"], b["pose"]) and np.array_equal(a["transl"], b["transl"])
 
 
-@pytest.mark.slow
 def test_tiny_render_is_deterministic(body, tmp_path):
     pytest.importorskip("bpy")
     folders = [judo_scenes.generate(body, 4, tmp_path / name, "osoto-gari", "kuzushi", 64, 85, 2)
