@@ -35,12 +35,12 @@ def winding_numbers(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray)
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area-weighted outward vertex normals of a consistently wound closed mesh."""
-    tri = vertices[faces]
-    face_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normals = np.zeros_like(vertices)
-    for corner in range(3):
-        np.add.at(normals, faces[:, corner], face_normals)
-    return normals / np.linalg.norm(normals, axis=1, keepdims=True).clip(min=1e-12)
+    v = torch.as_tensor(vertices)
+    f = torch.as_tensor(faces, dtype=torch.long)
+    tri = v[f]
+    face_normals = torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=-1)
+    normals = torch.zeros_like(v).index_add_(0, f.reshape(-1), face_normals.repeat_interleave(3, dim=0))
+    return torch.nn.functional.normalize(normals, dim=-1).numpy()
 
 
 def inside_mask(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, near: float = 0.01) -> np.ndarray:

@@ -21,8 +21,8 @@ from .errors import BridgeError
 from .fit import PersonTarget
 from .image_io import Photo, processing_scale
 from .isolate import check_rect, grabcut_mask, load_strokes
+from .keypoints import CONFIDENT, INDEX, assign_people, load_keypoint_file, pick_two
 from .progress import Reporter
-from .keypoints import CONFIDENT, INDEX, assign_people, load_keypoint_file, pick_two, share_inside
 
 ROLES = ("tori", "uke")
 MIN_CONFIDENT_KEYPOINTS = 6

@@ -18,6 +18,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from .camera import project
+from .contact import vertex_normals
 from .keypoints import INDEX
 from .raster import silhouette_mask
 
@@ -26,13 +27,6 @@ GRIP_REACH_M = 0.06  # wrist keypoint to the gripped surface: the hand's own thi
 NEAR_SURFACE_M = 0.3  # vertices further than this from the other's surface are not tested (a torso is 0.3 m deep)
 WRISTS = (INDEX["right_wrist"], INDEX["left_wrist"])
 MIN_GRIP_CONFIDENCE = 0.3
-
-
-def _vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    tri = vertices[faces]
-    face_normals = torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=-1)
-    normals = torch.zeros_like(vertices).index_add_(0, faces.reshape(-1), face_normals.repeat_interleave(3, dim=0))
-    return torch.nn.functional.normalize(normals, dim=-1)
 
 
 def penetration_loss(vertices_a: torch.Tensor, vertices_b: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -47,7 +41,7 @@ def penetration_loss(vertices_a: torch.Tensor, vertices_b: torch.Tensor, faces: 
         distance, nearest = cKDTree(b_np).query(a_np[candidates], distance_upper_bound=NEAR_SURFACE_M)
         close = np.isfinite(distance)
         candidates, nearest = torch.as_tensor(candidates[close]), torch.as_tensor(nearest[close])
-        normals = _vertex_normals(vertices_b.detach(), faces)[nearest]
+        normals = torch.as_tensor(vertex_normals(b_np, faces))[nearest]
     behind = ((vertices_a[candidates] - vertices_b[nearest]) * normals).sum(-1)
     return (torch.relu(-behind) ** 2).sum()
 
