@@ -51,11 +51,11 @@ class FitSettings:
     # at 500 not at all, for a few pixels more reprojection error.
     penetration_weight: float = 500.0
     grip_weight: float = 100.0
-    # Off by default, measured: on the osoto-gari scene the separate fits stood 0.85 m apart in
-    # depth where the truth touches, and pulling them into contact (contact_weight 10) or into
-    # the masks' local depth order (depth_order_weight 100) cost 20-30 px of reprojection and
-    # left 3-5 cm of overlap within 60 steps. They stay as settings until the relative depth
-    # starts closer (issue 5's silhouettes, or several depth starts).
+    # Off by default, measured: on the osoto-gari scene (with blended detections then) the separate
+    # fits stood 0.85 m apart in depth where the truth touches, and pulling them into contact
+    # (contact_weight 10) or into the masks' local depth order (depth_order_weight 100) cost
+    # 20-30 px of reprojection and left 3-5 cm of overlap within 60 steps. They stay as settings
+    # until the detections on tangled fighters are better (issue 5's silhouettes, artist fixes).
     depth_order_weight: float = 0.0
     contact_weight: float = 0.0
 
