@@ -27,8 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bridge.camera import project  # noqa: E402
 from bridge.contact import interpenetration_m  # noqa: E402
-from bridge.metrics import (keypoint_error_px, match_people, mpjpe, pa_mpjpe, pa_vertex_error,  # noqa: E402
-                            silhouette_iou)
+from bridge.metrics import keypoint_error_px, match_people, mpjpe, pa_mpjpe, silhouette_iou  # noqa: E402
 from bridge.progress import Reporter  # noqa: E402
 from bridge.raster import silhouette_mask  # noqa: E402
 from bridge.reconstruct import reconstruct  # noqa: E402
@@ -61,7 +60,7 @@ def _person_row(fighter, role, truth, truth_roles, index, K, width, height, scen
         "fit_2d_px": round(keypoint_error_px(project(K, fighter["keypoints3d"]), true_2d), 2),
         "pa_mpjpe_mm": round(1000 * pa_mpjpe(fighter["keypoints3d"], true_3d), 1),
         "mpjpe_mm": round(1000 * mpjpe(fighter["keypoints3d"], true_3d), 1),
-        "pa_vertex_mm": round(1000 * pa_vertex_error(fighter["vertices"], truth["vertices"][index]), 1),
+        "pa_vertex_mm": round(1000 * pa_mpjpe(fighter["vertices"], truth["vertices"][index]), 1),
         "silhouette_iou": round(silhouette_iou(fitted_mask, true_mask), 3),
     }
 

@@ -91,10 +91,9 @@ def penetration_depths(points: np.ndarray, vertices: np.ndarray, faces: np.ndarr
     return depths
 
 
-def interpenetration_m(vertices_a: np.ndarray, vertices_b: np.ndarray, faces: np.ndarray,
-                       faces_b: np.ndarray | None = None) -> float:
-    """The deepest vertex of either body inside the other (metres; 0 when they only touch)."""
-    faces_b = faces if faces_b is None else faces_b
-    depth_a = penetration_depths(vertices_a, vertices_b, faces_b)
+def interpenetration_m(vertices_a: np.ndarray, vertices_b: np.ndarray, faces: np.ndarray) -> float:
+    """The deepest vertex of either body (one mesh topology) inside the other (metres; 0 when
+    they only touch)."""
+    depth_a = penetration_depths(vertices_a, vertices_b, faces)
     depth_b = penetration_depths(vertices_b, vertices_a, faces)
     return float(max(depth_a.max(initial=0.0), depth_b.max(initial=0.0)))

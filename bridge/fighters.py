@@ -54,8 +54,9 @@ def _working_image(photo: Photo) -> tuple[np.ndarray, float]:
     return cv2.resize(photo.rgb, size, interpolation=cv2.INTER_AREA), scale
 
 
-def _enough(points_conf) -> bool:
-    return points_conf is not None and int((points_conf[1] >= CONFIDENT).sum()) >= MIN_CONFIDENT_KEYPOINTS
+def _enough(confidence: np.ndarray) -> bool:
+    """Whether enough keypoints are confident to fit a body."""
+    return int((confidence >= CONFIDENT).sum()) >= MIN_CONFIDENT_KEYPOINTS
 
 
 # Parts of the photo (fractions x0, y0, x1, y1) the detector looks at: the whole, and halves that
@@ -77,7 +78,7 @@ def _candidate_people(rgb: np.ndarray) -> list:
         crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
         for quarter_turns in (0, 1, 2, 3) if index == 0 else (0, 2):
             found = detect_body25(crop, quarter_turns)
-            if found is None or not _enough((found.points, found.confidence)):
+            if found is None or not _enough(found.confidence):
                 continue
             found.points = found.points + [x0, y0]
             # Tight, because fighters in contact stand close and a blend of both lies near each.
@@ -164,9 +165,7 @@ def _from_file(path, photo: Photo, count: int, hints: dict[str, FighterHints]) -
         if len(people) > count:
             warnings.append(f"{path} holds {len(people)} people; the {count} largest and most central were kept.")
     targets = [PersonTarget(*people[index]) for index in picked]
-    if roles:
-        return targets, roles, warnings
-    return targets, list(ROLES[:len(targets)]), warnings
+    return targets, roles or list(ROLES[:len(targets)]), warnings
 
 
 def _detected(photo: Photo, rgb, scale: float, count: int, hints: dict[str, FighterHints], reporter):
@@ -180,7 +179,7 @@ def _detected(photo: Photo, rgb, scale: float, count: int, hints: dict[str, Figh
         rect = np.asarray(hints[role].rect, float) * scale
         mask = grabcut_mask(rgb, rect=rect, strokes=_strokes(hints[role], photo, scale))
         detection = detect_fighter(rgb, mask)
-        if detection is None or not _enough((detection.points, detection.confidence)):
+        if detection is None or not _enough(detection.confidence):
             raise BridgeError("no_person", f"No person was found inside the rectangle for {role}.",
                               "Draw the rectangle around the whole fighter, or give keypoints with --keypoints.")
         found.append(_scaled_target(detection, scale))
@@ -201,18 +200,16 @@ def _detected(photo: Photo, rgb, scale: float, count: int, hints: dict[str, Figh
         box = _box_text(found[0])
         warnings.append(f"Only one person was found; fitted the person at {box} alone. Draw --tori-rect and "
                         "--uke-rect (or give a keypoint file) to fit both.")
-    free_roles = [role for role in ROLES if role not in roles]
-    if None in roles:
-        unassigned = [i for i, role in enumerate(roles) if role is None]
-        if len(unassigned) == 2:
-            guessed, clear = guess_roles([found[i] for i in unassigned])
-            if not clear:
-                warnings.append("Which fighter is tori and which uke was guessed (both stand about as upright); "
-                                "swap them in Blender or give --tori-rect / --uke-rect.")
-        else:
-            guessed = free_roles[:len(unassigned)]
-        for index, role in zip(unassigned, guessed):
-            roles[index] = role
+    unassigned = [i for i, role in enumerate(roles) if role is None]
+    if len(unassigned) == 2:
+        guessed, clear = guess_roles(found)
+        if not clear:
+            warnings.append("Which fighter is tori and which uke was guessed (both stand about as upright); "
+                            "swap them in Blender or give --tori-rect / --uke-rect.")
+    else:  # one or none left to name: it takes the role no rectangle claimed
+        guessed = [role for role in ROLES if role not in roles][:len(unassigned)]
+    for index, role in zip(unassigned, guessed):
+        roles[index] = role
     return found, roles, warnings
 
 
@@ -252,7 +249,7 @@ def find_fighters(photo: Photo, count: int, keypoints_file=None, hints: dict[str
         targets, roles, more = _detected(photo, rgb, scale, count, hints, reporter)
     warnings += more
     for target in targets:
-        if not _enough((target.points, target.confidence)):
+        if not _enough(target.confidence):
             raise BridgeError("no_person", f"Too few body keypoints were found in {photo.path} to fit a body.",
                               "Use a photo where the whole body is visible, or give keypoints with --keypoints.")
     if len(targets) == 1 and count == 1 and not hints:

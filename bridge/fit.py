@@ -7,8 +7,8 @@ prior keep what 2D cannot decide near a plausible body; stages go from the torso
 to the whole body with the prior relaxed step by step; both facing directions are tried when
 the shoulders are too close in the image to tell which way the person faces. Several people
 are fitted in one batch (one forward pass for all), and two fighters then go through a joint
-stage where they may not pass through each other, the one the masks put in front stays in
-front, and hands that grip the other stay on the other's body (bridge.pair).
+stage where they may not pass through each other and hands that grip the other stay on the
+other's body (bridge.pair).
 """
 from __future__ import annotations
 
@@ -51,13 +51,6 @@ class FitSettings:
     # at 500 not at all, for a few pixels more reprojection error.
     penetration_weight: float = 500.0
     grip_weight: float = 100.0
-    # Off by default, measured: on the osoto-gari scene (with blended detections then) the separate
-    # fits stood 0.85 m apart in depth where the truth touches, and pulling them into contact
-    # (contact_weight 10) or into the masks' local depth order (depth_order_weight 100) cost
-    # 20-30 px of reprojection and left 3-5 cm of overlap within 60 steps. They stay as settings
-    # until the detections on tangled fighters are better (issue 5's silhouettes, artist fixes).
-    depth_order_weight: float = 0.0
-    contact_weight: float = 0.0
 
 
 @dataclass
@@ -309,7 +302,7 @@ def fit_people(
         # shift along the camera's rays keeps what the photo shows), then every parameter, gently,
         # for what placement alone cannot resolve (an arm through the other's body).
         terms = pair(results())
-        joint = lambda out: terms.loss(out, K_t, settings)  # noqa: E731
+        joint = lambda out: terms.loss(out, settings)  # noqa: E731
         placement_steps = pair_steps // 2
         run(chosen, chosen_targets, placement_steps, ["transl"], chosen_targets.weight, *final, extra=joint,
             lr=settings.pair_learning_rate)

@@ -21,7 +21,8 @@ def mpjpe(points: np.ndarray, target: np.ndarray) -> float:
 
 
 def pa_mpjpe(points: np.ndarray, target: np.ndarray) -> float:
-    """Mean joint error after Procrustes alignment: pose error without global placement or scale."""
+    """Mean point error after Procrustes alignment: pose (or, on vertices, pose and shape) error
+    without global placement or scale."""
     return mpjpe(procrustes_align(points, target), target)
 
 
@@ -29,11 +30,6 @@ def keypoint_error_px(points: np.ndarray, target: np.ndarray, mask: np.ndarray |
     errors = np.linalg.norm(points - target, axis=-1)
     return float(errors[mask].mean() if mask is not None else errors.mean())
 
-
-
-def pa_vertex_error(vertices: np.ndarray, target: np.ndarray) -> float:
-    """Mean vertex distance after Procrustes alignment on the vertices (shape and pose error)."""
-    return mpjpe(procrustes_align(vertices, target), target)
 
 
 def silhouette_iou(mask: np.ndarray, target: np.ndarray) -> float:

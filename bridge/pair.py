@@ -1,13 +1,13 @@
-"""Terms that hold between two fighters fitted in one camera: they may not pass through each
-other, the one the photo shows in front stays in front, and a hand that grips the other stays
-on the other's body.
+"""Two fighters fitted in one camera: terms that keep them from passing through each other and
+keep a gripping hand on the other's body, and which of them the photo shows in front.
 
 Why these forms: the penetration term asks, for each vertex of one body near the other, on
 which side of the other's nearest vertex (along its normal) it lies; that costs one k-d tree
 query a step on the CPU, where a winding number over every face would cost seconds (the
-benchmark measures the result with winding numbers, bridge.contact). Depth order compares
-the two bodies' depths only where their silhouettes overlap, which is where the photo shows
-who covers whom.
+benchmark measures the result with winding numbers, bridge.contact). Front and back are read
+where the two silhouettes overlap, which is where the photo shows who covers whom.
+Measured and left out: pulling the two into contact, or into the masks' depth order pixel by
+pixel, cost 20-30 px of reprojection and left 3-5 cm of overlap on the osoto-gari scene.
 """
 from __future__ import annotations
 
@@ -19,14 +19,12 @@ from scipy.spatial import cKDTree
 
 from .camera import project
 from .contact import vertex_normals
-from .keypoints import INDEX
+from .keypoints import CONFIDENT, INDEX
 from .raster import silhouette_mask
 
-CONTACT_M = 0.01  # fighters in contact: their nearest surfaces this close
 GRIP_REACH_M = 0.06  # wrist keypoint to the gripped surface: the hand's own thickness
 NEAR_SURFACE_M = 0.3  # vertices further than this from the other's surface are not tested (a torso is 0.3 m deep)
 WRISTS = (INDEX["right_wrist"], INDEX["left_wrist"])
-MIN_GRIP_CONFIDENCE = 0.3
 
 
 def penetration_loss(vertices_a: torch.Tensor, vertices_b: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -61,56 +59,30 @@ def overlap_front(vertices: list[np.ndarray], faces: np.ndarray, K: np.ndarray, 
         covered = [int((mask & overlap).sum()) for mask in masks]
         if covered[0] != covered[1]:
             return int(np.argmax(covered)), overlap
-    depths = [_depth_in_region(torch.as_tensor(v), K, overlap) for v in vertices]
-    return int(np.argmin([float(d) for d in depths])), overlap
+    return int(np.argmin([_depth_in_region(v, K, overlap) for v in vertices])), overlap
 
 
-def _depth_in_region(vertices: torch.Tensor, K: np.ndarray, region: np.ndarray) -> torch.Tensor:
-    """Mean depth of the vertices that project into `region` (pixels), differentiable."""
-    pixels = project(torch.as_tensor(K, dtype=vertices.dtype), vertices).detach().numpy()
+def _depth_in_region(vertices: np.ndarray, K: np.ndarray, region: np.ndarray) -> float:
+    """Mean depth of the vertices that project into `region` (pixels)."""
+    pixels = project(K, vertices)
     cols = np.clip(np.floor(pixels[:, 0]).astype(int), 0, region.shape[1] - 1)
     rows = np.clip(np.floor(pixels[:, 1]).astype(int), 0, region.shape[0] - 1)
     inside = region[rows, cols] & (pixels[:, 0] >= 0) & (pixels[:, 1] >= 0)
-    if not inside.any():
-        return vertices[:, 2].mean()
-    return vertices[torch.as_tensor(inside), 2].mean()
-
-
-def _gap(vertices_a: torch.Tensor, vertices_b: torch.Tensor) -> torch.Tensor:
-    """Distance between the two bodies' nearest vertices, differentiable through that pair."""
-    with torch.no_grad():
-        distance, nearest = cKDTree(vertices_b.detach().numpy()).query(vertices_a.detach().numpy())
-        closest = int(np.argmin(distance))
-    return (vertices_a[closest] - vertices_b[int(nearest[closest])]).norm()
+    return float(vertices[inside, 2].mean() if inside.any() else vertices[:, 2].mean())
 
 
 @dataclass
 class PairTerms:
-    """The joint stage's terms for two fighters (index 0 and 1).
-
-    `in_front[i]` holds the pixels where the photo shows fighter i over the other (where both
-    silhouettes fall and only i's mask covers), so depth order is asked for only where the photo
-    says it, and may differ from place to place (a leg in front, a torso behind); `grips` pairs
-    (person, wrist keypoint index) whose hand holds the other fighter. The fighters are in
-    contact, so a gap between them costs too."""
+    """The joint stage's terms for two fighters (index 0 and 1); `grips` pairs (person, wrist
+    keypoint index) whose hand holds the other fighter."""
 
     faces: torch.Tensor
-    in_front: list[np.ndarray] | None = None
     grips: list[tuple[int, int]] = field(default_factory=list)
 
-    def loss(self, out, K: torch.Tensor, settings) -> torch.Tensor:
+    def loss(self, out, settings) -> torch.Tensor:
         vertices = out.vertices
         total = settings.penetration_weight * (penetration_loss(vertices[0], vertices[1], self.faces)
                                                + penetration_loss(vertices[1], vertices[0], self.faces))
-        if settings.contact_weight > 0:
-            total = total + settings.contact_weight * torch.relu(_gap(vertices[0], vertices[1]) - CONTACT_M) ** 2
-        if self.in_front is not None and settings.depth_order_weight > 0:
-            K_np = K.numpy()
-            for near, region in enumerate(self.in_front):
-                if region.any():
-                    gap = (_depth_in_region(vertices[near], K_np, region)
-                           - _depth_in_region(vertices[1 - near], K_np, region))
-                    total = total + settings.depth_order_weight * torch.relu(gap) ** 2
         for person, wrist in self.grips:
             other = vertices[1 - person]
             hand = out.keypoints[person, wrist]
@@ -122,21 +94,16 @@ class PairTerms:
 
 
 def pair_terms(fits, people, faces: np.ndarray, K: np.ndarray, width: int, height: int,
-               masks: list[np.ndarray] | None = None, grips: bool = True) -> PairTerms:
-    """The joint stage's terms from two independent fits: where the photo shows which one in
-    front (from the masks), and which wrists lie on the other's silhouette (grips)."""
-    vertices = [fit.output.vertices[0].numpy() for fit in fits]
-    silhouettes = [silhouette_mask(K, v, faces, width, height).astype(bool) for v in vertices]
-    in_front = None
-    if masks is not None:
-        overlap = silhouettes[0] & silhouettes[1]
-        in_front = [overlap & masks[i] & ~masks[1 - i] for i in range(2)]
+               grips: bool = True) -> PairTerms:
+    """The joint stage's terms from two separate fits: which wrists lie on the other's
+    silhouette in the photo (grips; none when `grips` is off)."""
     held = []
     if grips:
         for person, target in enumerate(people):
+            other = silhouette_mask(K, fits[1 - person].output.vertices[0].numpy(), faces, width, height)
             for wrist in WRISTS:
                 x, y = target.points[wrist]
-                if (target.confidence[wrist] >= MIN_GRIP_CONFIDENCE and 0 <= x < width and 0 <= y < height
-                        and silhouettes[1 - person][int(y), int(x)]):
+                if (target.confidence[wrist] >= CONFIDENT and 0 <= x < width and 0 <= y < height
+                        and other[int(y), int(x)]):
                     held.append((person, wrist))
-    return PairTerms(torch.as_tensor(faces), in_front, held)
+    return PairTerms(torch.as_tensor(faces), held)

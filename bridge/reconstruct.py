@@ -1,6 +1,7 @@
 """The main job: a photo in, one or two fitted fighters and a result folder out."""
 from __future__ import annotations
 
+import contextlib
 import resource
 import time
 from dataclasses import dataclass, field
@@ -34,23 +35,14 @@ class ReconstructReport:
     front: str | None = None
 
 
-class _Clock:
-    """Seconds per stage, for the report and the benchmark."""
-
-    def __init__(self):
-        self.seconds: dict[str, float] = {}
-
-    def stage(self, name: str):
-        clock = self
-
-        class _Stage:
-            def __enter__(self):
-                self.start = time.perf_counter()
-
-            def __exit__(self, *exc):
-                clock.seconds[name] = clock.seconds.get(name, 0.0) + time.perf_counter() - self.start
-
-        return _Stage()
+@contextlib.contextmanager
+def _timed(seconds: dict[str, float], stage: str):
+    """Add the time spent in the block to seconds[stage] (the report and the benchmark)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
 
 
 def _camera(photo, focal_35mm, warnings):
@@ -98,15 +90,15 @@ def reconstruct(photo_path, out_dir, people: int = 1, keypoints_file=None, focal
     reporter = reporter or Reporter()
     if people not in (1, 2):
         raise BridgeError("bad_people", f"--people must be 1 or 2, not {people}.", "Use --people 1 or --people 2.")
-    clock = _Clock()
+    seconds: dict[str, float] = {}
     warnings: list[str] = []
-    with clock.stage("load"):
+    with _timed(seconds, "load"):
         reporter.progress("load", 0, 1)
         photo = load_photo(photo_path)
         second = load_photo(uke_photo) if uke_photo is not None else None
         reporter.progress("load", 1, 1)
 
-    with clock.stage("detect"):
+    with _timed(seconds, "detect"):
         if second is None:
             fighters, found_warnings = find_fighters(photo, people, keypoints_file, hints, reporter)
         else:
@@ -117,18 +109,17 @@ def reconstruct(photo_path, out_dir, people: int = 1, keypoints_file=None, focal
         warnings += found_warnings
     K, focal = _camera(photo, focal_35mm, warnings)
 
-    with clock.stage("model"):
+    with _timed(seconds, "model"):
         body = load_body_model(body_name)
     faces = body.faces.numpy()
     image_size = max(photo.width, photo.height)
     targets = [f.target for f in fighters]
     shifts = [None] * len(fighters)
-    with clock.stage("fit"):
+    with _timed(seconds, "fit"):
         if second is None:
-            masks = [f.mask for f in fighters] if all(f.mask is not None for f in fighters) else None
             fits = fit_people(body, targets, K, image_size, settings, reporter.progress, should_stop,
                               pair=lambda separate: pair_terms(separate, targets, faces, K, photo.width, photo.height,
-                                                               masks, grips))
+                                                               grips))
         else:
             K_uke, _ = _camera(second, None, warnings)
             fits = [fit_people(body, [targets[0]], K, image_size, settings, reporter.progress, should_stop)[0],
@@ -136,13 +127,14 @@ def reconstruct(photo_path, out_dir, people: int = 1, keypoints_file=None, focal
                                reporter.progress, should_stop)[0]]
             shifts[1] = place_in_contact(fits[0].output.vertices[0].numpy(), fits[1].output.vertices[0].numpy(), faces)
 
-    with clock.stage("write"):
+    with _timed(seconds, "write"):
         arrays = {f.role: _fighter_arrays(body, fit, f, shift) for f, fit, shift in zip(fighters, fits, shifts)}
         roles = [f.role for f in fighters]
         front = roles[0]
         if len(fighters) == 2:
+            masks = None if second is not None else [f.mask for f in fighters]
             index, _ = overlap_front([arrays[r]["vertices"] for r in roles], faces, K, photo.width, photo.height,
-                                     None if second is not None else masks)
+                                     masks)
             front = roles[index] if index is not None else min(roles, key=lambda r: arrays[r]["transl"][2])
         scene = {
             "image": {"path": str(Path(photo_path).resolve()), "width": photo.width, "height": photo.height},
@@ -169,4 +161,4 @@ def reconstruct(photo_path, out_dir, people: int = 1, keypoints_file=None, focal
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     reporter.result(paths, warnings=warnings)
     error = float(np.mean([fit.keypoint_error_px for fit in fits]))
-    return ReconstructReport(paths, clock.seconds, error, peak, warnings, roles, front)
+    return ReconstructReport(paths, seconds, error, peak, warnings, roles, front)
