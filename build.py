@@ -5,6 +5,8 @@
     python build.py test    make the environment if needed, run the test suite
     python build.py bench   make the environment if needed, run the benchmark
     python build.py env     only create or repair the environment
+    python build.py env --smplx  also install the optional SMPL-X package (non-commercial licence, see README)
+    python build.py extension  build the Blender extension zip (Install from Disk) into build/
 
 The environment is `.venv` (Python 3.11) with the pins of requirements.txt. It is repaired
 whenever requirements.txt changes (a stamp file records its hash) and it carries the Anny
@@ -13,18 +15,25 @@ model cache, built once here and never inside a test.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".golden-score-stamp"
 REQUIREMENTS = ROOT / "requirements.txt"
+SMPLX_REQUIREMENTS = ROOT / "requirements-smplx.txt"
+SMPLX_STAMP = VENV / ".golden-score-smplx-stamp"
 SAMPLE_PHOTO = ROOT / "assets" / "sample" / "photo.jpg"
 DEMO_OUT = ROOT / "out" / "demo"
+EXTENSION_SOURCE = ROOT / "goldenscore_blender"
+EXTENSION_OUT = ROOT / "build"
+BLENDER_ONLY_REQUIREMENTS = ("bpy", "pytest")  # test tools, not needed by the bridge in its own environment
 LLVM_CANDIDATES = (
     "/usr/lib/x86_64-linux-gnu/libLLVM.so.19.1",
     "/usr/lib/x86_64-linux-gnu/libLLVM-19.so.1",
@@ -97,6 +106,56 @@ def ensure_env() -> Path:
     return python
 
 
+def blender_ext_tool() -> Path:
+    """Blender's own extension tool (validate, build), shipped inside the bpy wheel."""
+    found = sorted(VENV.glob("lib/python*/site-packages/bpy/*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
+    if not found:
+        sys.exit("[build] Blender's extension tool was not found in .venv (the bpy package); run: python build.py env")
+    return found[-1]
+
+
+def build_extension(out_dir: Path = EXTENSION_OUT) -> Path:
+    """The zip that Blender's "Install from Disk" takes: the add-on, a copy of the bridge package
+    and its requirements (for the add-on's "Create Environment"), and the path of this
+    checkout's environment as the default bridge interpreter."""
+    out_dir = Path(out_dir)
+    staging = out_dir / "golden_score"
+    shutil.rmtree(staging, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(EXTENSION_SOURCE, staging, ignore=ignore)
+    shutil.copytree(ROOT / "bridge", staging / "bridge", ignore=ignore)
+    lines = [line for line in REQUIREMENTS.read_text().splitlines()
+             if line.split("=")[0].strip().lower() not in BLENDER_ONLY_REQUIREMENTS]
+    (staging / "requirements.txt").write_text("\n".join(lines) + "\n")
+    if venv_python().exists():
+        (staging / "build_defaults.json").write_text(json.dumps({"interpreter": str(venv_python())}))
+    tool = blender_ext_tool()
+    if run([venv_python(), tool, "build", "--source-dir", staging, "--output-dir", out_dir]) != 0:
+        sys.exit("[build] Blender's extension tool refused the package; see the lines above")
+    manifest = tomllib.loads((EXTENSION_SOURCE / "blender_manifest.toml").read_text())
+    return out_dir / f"{manifest['id']}-{manifest['version']}.zip"
+
+
+def cmd_extension() -> int:
+    ensure_env()
+    zip_path = build_extension()
+    say(f"extension: {zip_path} (Blender: Edit > Preferences > Get Extensions > Install from Disk)")
+    return 0
+
+
+def ensure_smplx(python: Path) -> None:
+    """The optional smplx package (--body smplx). Its licence is non-commercial research only
+    and binds whoever installs it, so only `env --smplx` and the test suite (which tests the
+    SMPL-X code) install it."""
+    wanted = hashlib.sha256(SMPLX_REQUIREMENTS.read_bytes()).hexdigest()
+    if SMPLX_STAMP.exists() and SMPLX_STAMP.read_text().strip() == wanted:
+        return
+    say("installing the optional SMPL-X package (smplx; non-commercial research licence, see README)")
+    if run([python, "-m", "pip", "install", "-q", "-r", SMPLX_REQUIREMENTS]) != 0:
+        sys.exit("[build] installing requirements-smplx.txt failed; the lines above say why")
+    SMPLX_STAMP.write_text(wanted)
+
+
 def cmd_demo() -> int:
     python = ensure_env()
     code = run([python, "-m", "bridge", "reconstruct", SAMPLE_PHOTO, "--out", DEMO_OUT], cwd=ROOT)
@@ -108,6 +167,7 @@ def cmd_demo() -> int:
 
 def cmd_test(extra: list[str]) -> int:
     python = ensure_env()
+    ensure_smplx(python)  # the suite tests the SMPL-X code on a synthetic model file
     code = run([python, "-m", "pytest", "-q", "-m", "not slow", "tests", *extra], cwd=ROOT)
     return 0 if code == 5 else code  # 5: no test collected for the selection given
 
@@ -118,15 +178,19 @@ def cmd_bench(extra: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"demo", "test", "bench", "env"}:
+    if not argv or argv[0] not in {"demo", "test", "bench", "env", "extension"}:
         print(__doc__)
         return 2
     command, extra = argv[0], argv[1:]
     if command == "env":
-        ensure_env()
+        python = ensure_env()
+        if "--smplx" in extra:
+            ensure_smplx(python)
         return 0
     if command == "demo":
         return cmd_demo()
+    if command == "extension":
+        return cmd_extension()
     if command == "test":
         return cmd_test(extra)
     return cmd_bench(extra)

@@ -6,6 +6,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SAMPLE = ROOT / "assets" / "sample"
+pytest_plugins = ["blender_addon"]  # fixtures of the Blender add-on tests (one Blender session for all)
 
 
 def pytest_configure(config):

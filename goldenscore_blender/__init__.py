@@ -1,0 +1,18 @@
+"""Golden Score: pose rigged 3D judo fighters from one photo, from Blender's sidebar.
+
+The add-on only builds Blender data and UI; the fitting runs in the bridge, a separate
+Python process (torch, the body model) that the add-on starts and reads events from.
+"""
+from . import export, fighters, fitting, panels, photo, preferences, properties
+
+_FEATURES = (preferences, properties, photo, fighters, fitting, export, panels)
+
+
+def register():
+    for feature in _FEATURES:
+        feature.register()
+
+
+def unregister():
+    for feature in reversed(_FEATURES):
+        feature.unregister()

@@ -1,0 +1,332 @@
+"""Running the bridge (or any helper process) without freezing Blender.
+
+A `Job` is a chain of commands run one after another as subprocesses (argument lists, never
+a shell). Reader threads collect their output; Blender's main thread drains it with `poll`,
+so Blender data is only touched on the main thread. `BridgeOperator` runs a job modally from
+the UI (progress in the panel and the status bar, Esc cancels) and to completion when Blender
+runs in the background; it builds the result into the scene only after the job succeeded, in
+one operator step, so one undo removes it and a failed or cancelled job changes nothing.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+
+from .locations import bridge_home, bridge_messages, user_dir
+
+KEEP_LOGS = 30
+STOP_GRACE_SECONDS = 5.0
+
+
+class JobError(Exception):
+    """A job cannot start: a short line for the artist."""
+
+
+@dataclass
+class Progress:
+    """What the panel and the status bar show about the running job."""
+
+    title: str
+    stage: str = "starting"
+    fraction: float = 0.0
+    loss: float | None = None
+
+    def text(self) -> str:
+        loss = f", loss {self.loss:.4g}" if self.loss is not None else ""
+        return f"{self.title}: {self.stage} {self.fraction * 100:.0f}%{loss}"
+
+
+def _new_log_path(title: str) -> Path:
+    logs = user_dir("logs")
+    old = sorted(logs.glob("*.log"))
+    for stale in old[:max(0, len(old) - KEEP_LOGS + 1)]:
+        stale.unlink(missing_ok=True)
+    slug = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
+    return logs / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{os.getpid()}-{time.monotonic_ns() % 10**6}.log"
+
+
+def bridge_environment() -> dict[str, str]:
+    """The environment for `python -m bridge`: its package importable, output unbuffered."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
+    env["PYTHONPATH"] = str(bridge_home())
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Job:
+    """Commands run in sequence (each must succeed for the next to start), logged to a file
+    under the extension's user folder and read without blocking."""
+
+    def __init__(self, title: str, commands: list[tuple[str, list[str]]], cwd: Path | None = None,
+                 env: dict[str, str] | None = None):
+        self.title = title
+        self.commands = commands  # (label, argv)
+        self.cwd = cwd
+        self.env = env
+        self.log_path = _new_log_path(title)
+        self.progress = Progress(title)
+        self.result: dict | None = None
+        self.error: dict | None = None
+        self.output: list[str] = []  # stdout lines that are not messages (e.g. `bridge info`)
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=8)
+        self.launch_error: str | None = None
+        self.returncode: int | None = None
+        self.cancelled = False
+        self.done = False
+        self._step = -1
+        self._process: subprocess.Popen | None = None
+        self._lines: queue.Queue = queue.Queue()
+        self._open_streams = 0
+        self._log = None
+
+    def start(self) -> None:
+        self._log = open(self.log_path, "w", encoding="utf-8", errors="replace")
+        self._next_command()
+
+    def _next_command(self) -> None:
+        self._step += 1
+        label, argv = self.commands[self._step]
+        self.progress.stage = label
+        self.progress.fraction = self._step / len(self.commands)
+        self._log.write(f"$ {' '.join(argv)}\n")
+        self._log.flush()
+        try:
+            self._process = subprocess.Popen(argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                             encoding="utf-8", errors="replace", bufsize=1)
+        except OSError as exc:
+            self.launch_error = f"Cannot start {argv[0]} ({exc.strerror or exc})."
+            self._finish(None)
+            return
+        self._open_streams = 2
+        for name, stream in (("out", self._process.stdout), ("err", self._process.stderr)):
+            threading.Thread(target=self._read, args=(name, stream), daemon=True).start()
+
+    def _read(self, name: str, stream) -> None:
+        for line in stream:
+            self._lines.put((name, line.rstrip("\n")))
+        self._lines.put((name, None))
+
+    def poll(self, timeout: float = 0.0) -> list[dict]:
+        """New messages since the last call (waits up to `timeout` for the first line)."""
+        messages = []
+        decode = bridge_messages().decode
+        while not self.done:
+            try:
+                name, line = self._lines.get(timeout=timeout) if timeout else self._lines.get_nowait()
+            except queue.Empty:
+                break
+            timeout = 0.0
+            if line is None:
+                self._open_streams -= 1
+                if self._open_streams == 0:
+                    self._process_ended()
+                continue
+            self._log.write(f"{'' if name == 'out' else '! '}{line}\n")
+            if name == "err":
+                if line.strip():
+                    self.stderr_tail.append(line.strip())
+                continue
+            try:
+                message = decode(line)
+            except ValueError:
+                self.output.append(line)
+                continue
+            messages.append(message)
+            self._take(message)
+        return messages
+
+    def _take(self, message: dict) -> None:
+        kind = message["type"]
+        if kind == "progress":
+            span = 1.0 / len(self.commands)
+            self.progress.stage = message.get("stage", "")
+            share = message.get("step", 0) / max(message.get("total", 1), 1)
+            self.progress.fraction = (self._step + share) * span
+            self.progress.loss = message.get("loss")
+        elif kind == "result":
+            self.result = message
+        elif kind == "error":
+            self.error = message
+
+    def _process_ended(self) -> None:
+        code = self._process.wait()
+        self._log.write(f"# exit status {code}\n")
+        if code == 0 and not self.cancelled and self._step + 1 < len(self.commands):
+            self._next_command()
+        else:
+            self._finish(code)
+
+    def _finish(self, code: int | None) -> None:
+        self.returncode = code
+        self.done = True
+        if self.launch_error:
+            self._log.write(f"# {self.launch_error}\n")
+        self._log.close()
+
+    def cancel(self) -> None:
+        """Stop the process the way Ctrl+C would (the bridge then writes nothing); kill it if
+        it does not stop within a few seconds. Returns at once."""
+        if self.done:
+            return
+        self.cancelled = True
+        self._log.write("# cancelled\n")
+        self._finish(None)
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+
+        def kill_if_stuck():
+            try:
+                process.wait(STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+        threading.Thread(target=kill_if_stuck, daemon=True).start()
+
+    def failure(self) -> str | None:
+        """None when the job succeeded, else one short line for the artist."""
+        if self.cancelled:
+            return "Cancelled; the scene is unchanged."
+        if self.launch_error:
+            return self.launch_error
+        if self.error is not None:
+            return " ".join(filter(None, (self.error.get("message"), self.error.get("hint"))))
+        if self.returncode != 0:
+            if self.returncode is not None and self.returncode < 0:
+                try:
+                    name = signal.Signals(-self.returncode).name
+                except ValueError:
+                    name = f"signal {-self.returncode}"
+                return f"The bridge stopped unexpectedly ({name})."
+            last = self.stderr_tail[-1] if self.stderr_tail else f"exit status {self.returncode}"
+            return f"The bridge failed: {last[:160]}"
+        return None
+
+
+def bridge_command(interpreter: str, *args: str) -> list[str]:
+    return [interpreter, "-m", "bridge", *args]
+
+
+_running: Job | None = None
+
+
+def running_job() -> Job | None:
+    """The job in progress, if any (one at a time: each job rewrites the scene's result)."""
+    return _running
+
+
+def _redraw(context) -> None:
+    for window in context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type in {"VIEW_3D", "IMAGE_EDITOR", "STATUSBAR"}:
+                area.tag_redraw()
+
+
+class BridgeOperator:
+    """Mixin for operators that run a job. Subclasses give `make_job` and `build`; `build`
+    runs once, on success, inside this operator call."""
+
+    timer_seconds = 0.1
+
+    @classmethod
+    def poll(cls, context):
+        return _running is None
+
+    def make_job(self, context) -> Job:
+        raise NotImplementedError
+
+    def build(self, context, job: Job) -> None:
+        raise NotImplementedError
+
+    def on_message(self, context, message: dict) -> None:
+        """A progress message arrived (e.g. to show a preview image)."""
+
+    def discard(self, context, job: Job) -> None:
+        """The job failed or was cancelled: remove what make_job prepared outside the scene."""
+
+    def _start(self, context) -> Job | None:
+        global _running
+        try:
+            job = self.make_job(context)
+            job.start()
+        except (JobError, FileNotFoundError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return None
+        _running = job
+        return job
+
+    def execute(self, context):
+        """Run to completion (scripts, and Blender in the background)."""
+        job = self._start(context)
+        if job is None:
+            return {"CANCELLED"}
+        while not job.done:
+            for message in job.poll(timeout=0.2):
+                self.on_message(context, message)
+        return self._finish(context, job)
+
+    def invoke(self, context, event):
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        job = self._start(context)
+        if job is None:
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._job, self._timer = job, wm.event_timer_add(self.timer_seconds, window=context.window)
+        wm.modal_handler_add(self)
+        wm.progress_begin(0, 100)
+        self._show_progress(context, job)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS":
+            job.cancel()
+            return self._finish(context, job)
+        if event.type == "TIMER":
+            for message in job.poll():
+                self.on_message(context, message)
+            self._show_progress(context, job)
+            if job.done:
+                return self._finish(context, job)
+        return {"PASS_THROUGH"}
+
+    def _show_progress(self, context, job: Job) -> None:
+        context.workspace.status_text_set(f"{job.progress.text()}   (Esc to cancel)")
+        context.window_manager.progress_update(int(job.progress.fraction * 100))
+        _redraw(context)
+
+    def _finish(self, context, job: Job):
+        global _running
+        _running = None
+        timer = getattr(self, "_timer", None)
+        if timer is not None:
+            context.window_manager.event_timer_remove(timer)
+            context.window_manager.progress_end()
+            context.workspace.status_text_set(None)
+            _redraw(context)
+        problem = job.failure()
+        if problem is None:
+            try:
+                self.build(context, job)
+            except (JobError, OSError, KeyError, ValueError) as exc:
+                problem = f"Reading the bridge's result failed: {exc}"
+        if problem is not None:
+            self.discard(context, job)
+            if job.cancelled:
+                self.report({"WARNING"}, problem)
+            else:
+                self.report({"ERROR"}, f"{problem} (log: {job.log_path})")
+            return {"CANCELLED"}
+        return {"FINISHED"}

@@ -1,0 +1,155 @@
+"""Fighters as Blender data: an armature with the body model's bone names, a mesh skinned to
+it through vertex groups, and a material per role.
+
+The armature's rest pose is the body model's rest skeleton; each bone is posed so that its
+deform matrix (pose_bone.matrix @ bone.matrix_local⁻¹) equals the bridge's linear-blend-skinning
+transform for that bone. The skinned mesh then lands exactly on the bridge's vertices, whatever
+axis convention the body model uses for its bones.
+"""
+from __future__ import annotations
+
+import bpy
+import numpy as np
+from mathutils import Matrix
+
+ROLE_PROP = "golden_score_role"
+BONE_NAMES_PROP = "golden_score_bone_names"
+REST_POSES_PROP = "golden_score_rest_poses"  # the body model's rest bone frames, for the artist's pose
+ROLE_COLOURS = {"tori": (0.05, 0.12, 0.75, 1.0), "uke": (0.85, 0.85, 0.85, 1.0)}
+COLLECTION = "Golden Score"
+
+
+def scene_collection(scene, name: str = COLLECTION):
+    """The collection our objects live in, made and linked to the scene when missing."""
+    collection = bpy.data.collections.get(name)
+    if collection is None:
+        collection = bpy.data.collections.new(name)
+    if collection.name not in scene.collection.children:
+        scene.collection.children.link(collection)
+    return collection
+
+
+def fighter_armature(scene, role: str):
+    for obj in scene.objects:
+        if obj.type == "ARMATURE" and obj.get(ROLE_PROP) == role:
+            return obj
+    return None
+
+
+def fighter_armatures(scene) -> dict:
+    return {obj[ROLE_PROP]: obj for obj in scene.objects if obj.type == "ARMATURE" and ROLE_PROP in obj}
+
+
+def remove_fighter(scene, role: str) -> None:
+    armature = fighter_armature(scene, role)
+    if armature is None:
+        return
+    for child in list(armature.children):
+        mesh = child.data if child.type == "MESH" else None
+        bpy.data.objects.remove(child)
+        if mesh is not None and mesh.users == 0:
+            bpy.data.meshes.remove(mesh)
+    data = armature.data
+    bpy.data.objects.remove(armature)
+    if data.users == 0:
+        bpy.data.armatures.remove(data)
+
+
+def rest_vertices(vertices, skin_weights, bone_transforms) -> np.ndarray:
+    """Undo linear blend skinning: the rest-pose vertices that the transforms carry to `vertices`."""
+    blended = np.einsum("vj,jab->vab", skin_weights.astype(np.float64), bone_transforms.astype(np.float64))
+    offset = vertices.astype(np.float64) - blended[:, :3, 3]
+    return np.linalg.solve(blended[:, :3, :3], offset[..., None])[..., 0]
+
+
+def _material(role: str):
+    name = f"Golden Score {role}"
+    material = bpy.data.materials.get(name)
+    if material is None:
+        material = bpy.data.materials.new(name)
+        material.use_nodes = True
+        colour = ROLE_COLOURS.get(role, (0.6, 0.6, 0.6, 1.0))
+        material.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = colour
+        material.node_tree.nodes["Principled BSDF"].inputs["Roughness"].default_value = 0.7
+        material.diffuse_color = colour  # the solid viewport's colour
+    return material
+
+
+def _armature(context, role: str, arrays: dict, collection, location) -> bpy.types.Object:
+    data = bpy.data.armatures.new(role.capitalize())
+    armature = bpy.data.objects.new(role.capitalize(), data)
+    collection.objects.link(armature)
+    armature.location = location
+    armature.show_in_front = True
+    names = [str(n) for n in arrays["bone_names"]]
+    previous_active = context.view_layer.objects.active
+    context.view_layer.objects.active = armature
+    bpy.ops.object.mode_set(mode="EDIT")
+    edit_bones = []
+    for name, head, tail in zip(names, arrays["rest_heads"], arrays["rest_tails"]):
+        bone = data.edit_bones.new(name)
+        bone.head, bone.tail = head.tolist(), tail.tolist()
+        edit_bones.append(bone)
+    for bone, parent in zip(edit_bones, arrays["bone_parents"]):
+        if parent >= 0:
+            bone.parent = edit_bones[parent]
+            bone.use_connect = False  # the body model may move a child's head
+    bpy.ops.object.mode_set(mode="OBJECT")
+    context.view_layer.objects.active = previous_active
+    armature[ROLE_PROP] = role
+    data[BONE_NAMES_PROP] = names
+    return armature
+
+
+def pose_armature(armature, deform: np.ndarray) -> None:
+    """Pose each bone so that its deform matrix in armature space is deform[j].
+
+    A pose bone's matrix is parent.matrix @ parent.matrix_local⁻¹ @ matrix_local @ matrix_basis,
+    so matrix_basis = matrix_local⁻¹ @ D_parent⁻¹ @ D @ matrix_local."""
+    names = list(armature.data[BONE_NAMES_PROP])
+    index = {name: j for j, name in enumerate(names)}
+    for j, name in enumerate(names):
+        bone = armature.data.bones[name]
+        local = np.array(bone.matrix_local)
+        relative = deform[j] if bone.parent is None else np.linalg.inv(deform[index[bone.parent.name]]) @ deform[j]
+        armature.pose.bones[name].matrix_basis = Matrix((np.linalg.inv(local) @ relative @ local).tolist())
+
+
+def _skinned_mesh(role: str, arrays: dict, rest: np.ndarray, armature, collection) -> bpy.types.Object:
+    mesh = bpy.data.meshes.new(f"{role.capitalize()} body")
+    mesh.from_pydata(rest, [], arrays["faces"].astype(np.int64))
+    mesh.shade_smooth()
+    mesh.materials.append(_material(role))
+    body = bpy.data.objects.new(f"{role.capitalize()} body", mesh)
+    collection.objects.link(body)
+    body.parent = armature
+    weights = arrays["skin_weights"]
+    for j, name in enumerate(armature.data[BONE_NAMES_PROP]):
+        vertices = np.flatnonzero(weights[:, j] > 0)
+        if len(vertices) == 0:
+            continue
+        group = body.vertex_groups.new(name=name)
+        for v in vertices:
+            group.add((int(v),), float(weights[v, j]), "REPLACE")
+    body.modifiers.new("Armature", "ARMATURE").object = armature
+    return body
+
+
+def build_fighter(context, role: str, arrays: dict, world_from_camera: np.ndarray) -> bpy.types.Object:
+    """Replace the fighter `role` with a new armature and skinned mesh posed by `arrays`
+    (a fighter_<role>.npz); `world_from_camera` places the bridge's camera in the world."""
+    scene = context.scene
+    remove_fighter(scene, role)
+    collection = scene_collection(scene)
+    transforms = arrays["bone_transforms"].astype(np.float64)
+    world_transforms = world_from_camera @ transforms
+    root_position = (world_from_camera @ arrays["bone_poses"][0].astype(np.float64))[:3, 3]
+    armature = _armature(context, role, arrays, collection, root_position.tolist())
+    rest_poses = np.linalg.inv(transforms) @ arrays["bone_poses"].astype(np.float64)
+    armature.data[REST_POSES_PROP] = rest_poses.ravel().tolist()
+    armature_from_world = np.eye(4)
+    armature_from_world[:3, 3] = -root_position
+    pose_armature(armature, armature_from_world @ world_transforms)
+    rest = rest_vertices(arrays["vertices"], arrays["skin_weights"], transforms)
+    _skinned_mesh(role, arrays, rest, armature, collection)
+    return armature

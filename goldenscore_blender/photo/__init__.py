@@ -1,0 +1,97 @@
+"""Photo: import a photo as the background of a new camera that reproduces it."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import bpy
+from bpy.props import StringProperty
+from bpy_extras.io_utils import ImportHelper
+
+from ..coordinates import set_intrinsics
+from ..properties import settings
+from .exif import photo_exif
+
+DEFAULT_FOCAL_35MM = 50.0  # a normal lens, as the bridge assumes without EXIF
+COMPOSITE_NODE = "Golden Score photo"
+
+
+def photo_intrinsics(width: int, height: int, focal_35mm: float):
+    """K of a photo whose longer side spans 36 mm film at the 35 mm-equivalent focal length."""
+    focal = focal_35mm / 36.0 * max(width, height)
+    return [[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]]
+
+
+def render_over_photo(scene, image) -> None:
+    """Renders show the photo behind the scene: a transparent film composited over the photo,
+    with the Standard view transform so the photo keeps its colours."""
+    scene.render.film_transparent = True
+    scene.view_settings.view_transform = "Standard"
+    scene.use_nodes = True
+    nodes, links = scene.node_tree.nodes, scene.node_tree.links
+    photo = nodes.get(COMPOSITE_NODE)
+    if photo is None:
+        layers = next((n for n in nodes if n.type == "R_LAYERS"), None) or nodes.new("CompositorNodeRLayers")
+        output = next((n for n in nodes if n.type == "COMPOSITE"), None) or nodes.new("CompositorNodeComposite")
+        photo = nodes.new("CompositorNodeImage")
+        photo.name = COMPOSITE_NODE
+        fit = nodes.new("CompositorNodeScale")
+        fit.space, fit.frame_method = "RENDER_SIZE", "STRETCH"
+        over = nodes.new("CompositorNodeAlphaOver")
+        links.new(photo.outputs["Image"], fit.inputs["Image"])
+        links.new(fit.outputs["Image"], over.inputs[1])
+        links.new(layers.outputs["Image"], over.inputs[2])
+        links.new(over.outputs["Image"], output.inputs["Image"])
+        photo.location, fit.location, over.location = (-400, -300), (-200, -300), (0, 0)
+        output.location = (250, 0)
+    photo.image = image
+
+
+class GS_OT_import_photo(bpy.types.Operator, ImportHelper):
+    """Import a photo as the background of a new camera with the photo's size and focal length"""
+
+    bl_idname = "golden_score.import_photo"
+    bl_label = "Import Photo"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filter_glob: StringProperty(default="*.jpg;*.jpeg;*.png", options={"HIDDEN"})
+
+    def execute(self, context):
+        path = Path(self.filepath)
+        try:
+            image = bpy.data.images.load(str(path), check_existing=True)
+        except RuntimeError:
+            self.report({"ERROR"}, f"Cannot read {path.name} as an image.")
+            return {"CANCELLED"}
+        width, height = image.size
+        if width == 0 or height == 0:
+            self.report({"ERROR"}, f"{path.name} has no pixels Blender can read.")
+            return {"CANCELLED"}
+        focal, _ = photo_exif(path)
+        scene = context.scene
+        data = bpy.data.cameras.new("Photo camera")
+        camera = bpy.data.objects.new("Photo camera", data)
+        scene.collection.objects.link(camera)
+        # Level at the origin, looking along +Y: the bridge's default camera pose.
+        camera.rotation_euler = (math.pi / 2, 0.0, 0.0)
+        set_intrinsics(data, scene, photo_intrinsics(width, height, focal or DEFAULT_FOCAL_35MM), width, height)
+        data.show_background_images = True
+        background = data.background_images.new()
+        background.image = image
+        background.frame_method = "STRETCH"
+        background.alpha = 1.0
+        background.display_depth = "BACK"
+        scene.camera = camera
+        render_over_photo(scene, image)
+        state = settings(context)
+        state.photo, state.camera, state.result_dir = image, camera, ""
+        state.focal_source = "EXIF" if focal else f"default ({DEFAULT_FOCAL_35MM:g} mm, no EXIF)"
+        for area in context.screen.areas if context.screen else ():
+            if area.type == "VIEW_3D":
+                area.spaces.active.region_3d.view_perspective = "CAMERA"
+        self.report({"INFO"}, f"{path.name}: {width} x {height} px, {data.lens:.0f} mm ({state.focal_source})")
+        return {"FINISHED"}
+
+
+classes = (GS_OT_import_photo,)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -1,0 +1,36 @@
+"""Photo import: the camera reproduces the photo (size, focal length) and shows it behind."""
+import numpy as np
+
+from blender_addon import import_photo
+
+
+def test_photo_becomes_the_background_of_a_camera_with_its_size_and_focal(empty_scene, blender):
+    state = import_photo(blender)
+    scene = blender.context.scene
+    camera = scene.camera
+    assert camera is state.camera and camera.type == "CAMERA"
+    assert (scene.render.resolution_x, scene.render.resolution_y) == (384, 512)
+    assert camera.data.lens == 50.0 and state.focal_source == "EXIF"  # the sample's EXIF says 50 mm
+    assert camera.data.sensor_fit == "VERTICAL"
+    background = camera.data.background_images[0]
+    assert background.image == state.photo and camera.data.show_background_images
+    assert scene.render.film_transparent and scene.node_tree.nodes["Golden Score photo"].image == state.photo
+
+
+def test_photo_without_exif_gets_the_default_focal_length(empty_scene, blender, tmp_path):
+    image = blender.data.images.new("plain", 300, 200)
+    image.filepath_raw = str(tmp_path / "plain.png")
+    image.file_format = "PNG"
+    image.save()
+    state = import_photo(blender, tmp_path / "plain.png")
+    assert state.camera.data.lens == 50.0 and "default" in state.focal_source
+    assert state.camera.data.sensor_fit == "HORIZONTAL"
+
+
+def test_camera_intrinsics_round_trip(empty_scene, blender, addon):
+    import_photo(blender)
+    scene = blender.context.scene
+    coordinates = addon.coordinates
+    K = np.array([[800.0, 0, 180.0], [0, 800.0, 270.0], [0, 0, 1]])
+    coordinates.set_intrinsics(scene.camera.data, scene, K, 384, 512)
+    np.testing.assert_allclose(coordinates.intrinsics(scene.camera.data, scene), K, atol=1e-4)
