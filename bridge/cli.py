@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 
 from .errors import BridgeError
 from .progress import Reporter
+from .refine import RefineSettings as RefineDefaults
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,10 +25,43 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--uke-photo", help="a second photo holding uke alone (tori is in PHOTO); placed touching")
     rec.add_argument("--no-grips", action="store_true", help="do not hold hands that overlap the other fighter on it")
     rec.add_argument("--focal-35mm", type=float, help="35 mm-equivalent focal length (default: EXIF, else 50)")
-    rec.add_argument("--body", default="anny", help="body model (default: anny)")
+    rec.add_argument("--body", default="anny", help="body model: anny (default) or smplx (your own SMPL-X files)")
+    rec.add_argument("--model-folder", help="--body smplx: the folder holding SMPLX_NEUTRAL.npz (and _MALE, _FEMALE)")
+    rec.add_argument("--gender", choices=("neutral", "male", "female"), help="--body smplx: which model (default neutral)")
+    rec.add_argument("--vposer", metavar="CKPT", help="--body smplx: a VPoser 2 checkpoint to use as the pose prior")
+    rec.add_argument("--refine", type=int, default=0, metavar="N",
+                     help="then refine by differentiable rendering for N iterations (needs Mitsuba)")
+    rec.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                     help="where refinement renders (auto: an NVIDIA GPU when there is one)")
     rec.add_argument("--events", action="store_true", help="JSON-line events on stdout instead of a bar")
+
+    ref = commands.add_parser("refine", help="refine a result's poses against its photo by differentiable rendering")
+    ref.add_argument("scene", help="result folder written by reconstruct (replaced as a whole when done)")
+    ref.add_argument("--out", help="write the refined result to this folder instead")
+    ref.add_argument("--iterations", type=int, default=RefineDefaults.iterations, help="optimisation steps per fighter")
+    ref.add_argument("--roles", type=_names, metavar="tori,uke", help="fighters to refine (default: all)")
+    ref.add_argument("--part", help="only this part moves and counts: legs, arms, torso or head")
+    ref.add_argument("--bones", type=_names, metavar="NAME,...", help="only these bones move (the armature's names)")
+    ref.add_argument("--crop", type=_rect, metavar="X0,Y0,X1,Y1",
+                     help="refine what a camera framing this window of the photo sees; nothing outside counts")
+    ref.add_argument("--prior-weight", type=float, default=RefineDefaults.prior_weight,
+                     help="how strongly the pose stays where it started")
+    ref.add_argument("--rgb-weight", type=float, default=RefineDefaults.rgb_weight,
+                     help="weight of the photo-colour (RGB L2) loss; 0 renders the silhouette only")
+    ref.add_argument("--resolution", type=int, default=RefineDefaults.resolution,
+                     help="rendered pixels along the longer side")
+    ref.add_argument("--shape", action="store_true", help="let the body's shape change too")
+    ref.add_argument("--raw-vertices", action="store_true",
+                     help="move the mesh's vertices instead of the pose (the paper's first experiment)")
+    ref.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to render")
+    ref.add_argument("--events", action="store_true", help="JSON-line events on stdout instead of a bar")
+    commands.add_parser("info", help="versions and which renderers work, as one JSON line")
     commands.add_parser("warmup", help="build the body model cache once")
     return parser
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _rect(text: str) -> tuple[float, float, float, float]:
@@ -53,19 +88,14 @@ def main(argv: list[str] | None = None) -> int:
         load_body_model("anny")
         print("body model cache ready", file=sys.stderr)
         return 0
-    reporter = Reporter(job="reconstruct", events=args.events)
+    if args.command == "info":
+        from .info import bridge_info
+
+        print(json.dumps(bridge_info()))
+        return 0
+    reporter = Reporter(job=args.command, events=args.events)
     try:
-        from .reconstruct import reconstruct
-
-        from .fighters import FighterHints
-
-        hints = {role: FighterHints(getattr(args, f"{role}_rect"), getattr(args, f"{role}_strokes"))
-                 for role in ("tori", "uke")
-                 if getattr(args, f"{role}_rect") is not None or getattr(args, f"{role}_strokes") is not None}
-        people = 2 if args.uke_photo else args.people
-        report = reconstruct(args.photo, args.out, people=people, keypoints_file=args.keypoints,
-                             focal_35mm=args.focal_35mm, body_name=args.body, hints=hints, uke_photo=args.uke_photo,
-                             grips=not args.no_grips, reporter=reporter)
+        done = _refine(args, reporter) if args.command == "refine" else _reconstruct(args, reporter)
     except BridgeError as err:
         reporter.error(err.code, err.message, err.hint)
         print(err.line(), file=sys.stderr)
@@ -74,9 +104,49 @@ def main(argv: list[str] | None = None) -> int:
         reporter.error("cancelled", "Cancelled.", "")
         print("error: cancelled; nothing was written.", file=sys.stderr)
         return 130
-    for warning in report.warnings:
+    for warning in done.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if not args.events:
-        print(f"done: result in {args.out} (fit error {report.keypoint_error_px:.1f} px; see overlay.png)",
-              file=sys.stderr)
+        print(done.line, file=sys.stderr)
     return 0
+
+
+class _Done:
+    def __init__(self, line: str, warnings: list[str]):
+        self.line, self.warnings = line, warnings
+
+
+def _reconstruct(args, reporter) -> _Done:
+    from .reconstruct import reconstruct
+
+    from .fighters import FighterHints
+
+    hints = {role: FighterHints(getattr(args, f"{role}_rect"), getattr(args, f"{role}_strokes"))
+             for role in ("tori", "uke")
+             if getattr(args, f"{role}_rect") is not None or getattr(args, f"{role}_strokes") is not None}
+    people = 2 if args.uke_photo else args.people
+    report = reconstruct(args.photo, args.out, people=people, keypoints_file=args.keypoints,
+                         focal_35mm=args.focal_35mm, body_name=args.body,
+                         body_options={"model_folder": args.model_folder, "gender": args.gender,
+                                       "vposer": args.vposer},
+                         hints=hints, uke_photo=args.uke_photo,
+                         grips=not args.no_grips, reporter=reporter,
+                         refine_iterations=args.refine, device=args.device)
+    refined = " and refined" if args.refine else ""
+    return _Done(f"done: fitted{refined}; result in {args.out} (fit error {report.keypoint_error_px:.1f} px; "
+                 "see overlay.png)", report.warnings)
+
+
+def _refine(args, reporter) -> _Done:
+    import dataclasses
+
+    from .scene_jobs import refine_scene
+
+    settings = dataclasses.replace(RefineDefaults(), iterations=args.iterations, prior_weight=args.prior_weight,
+                                   rgb_weight=args.rgb_weight, resolution=args.resolution, shape=args.shape,
+                                   raw_vertices=args.raw_vertices)
+    report = refine_scene(args.scene, args.out, roles=args.roles, part=args.part, bones=args.bones, window=args.crop,
+                          settings=settings, device=args.device, reporter=reporter)
+    changes = "; ".join(f"{role}: silhouette error {s.silhouette_error[0]:.3f} -> {s.silhouette_error[1]:.3f}, "
+                        f"{s.iterations_per_second:.1f} it/s" for role, s in report.stats.items())
+    return _Done(f"done: refined; result in {args.out or args.scene} ({changes})", report.warnings)

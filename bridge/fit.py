@@ -75,7 +75,7 @@ class FitResult:
 Progress = Callable[[str, int, int, float], None]
 
 
-def _gmof(residual_sq: torch.Tensor, sigma: float) -> torch.Tensor:
+def gmof(residual_sq: torch.Tensor, sigma: float) -> torch.Tensor:
     return sigma**2 * residual_sq / (sigma**2 + residual_sq)
 
 
@@ -122,7 +122,8 @@ def _roll(points: np.ndarray, conf: np.ndarray) -> float:
 
 class _Starts:
     """The parameters of a batch of starts (several per person): root orientation and position,
-    free bone rotations, hinge angles and phenotype logits, all optimised together."""
+    free bone rotations, hinge angles and unconstrained shape values (the body maps them to its
+    shape: logits of Anny's phenotype, SMPL-X's betas as they are), all optimised together."""
 
     def __init__(self, body: BodyModel, roots, transl, free=None, hinge=None, shape_logit=None):
         dtype = torch.float32
@@ -149,7 +150,7 @@ class _Starts:
         pose[:, 0] = self.root
         pose[:, self.free_index] = self.free
         pose[:, self.hinge_index] = self.hinge[..., None] * self.hinge_axes
-        return torch.sigmoid(self.shape_logit), pose
+        return self.body.shape_from_unconstrained(self.shape_logit), pose
 
     def clamp_hinges(self):
         """Joint limits as a hard projection: hinges never bend backwards."""
@@ -185,7 +186,7 @@ class _Targets:
     def loss(self, keypoints, pixels, point_weight, sigma, direction_weight):
         """Per-row robust reprojection loss plus the 3D limb-direction term."""
         residual_sq = ((pixels - self.points) ** 2).sum(-1)
-        data = (point_weight * _gmof(residual_sq, sigma)).sum(-1) / point_weight.sum(-1).clamp(min=1e-6)
+        data = (point_weight * gmof(residual_sq, sigma)).sum(-1) / point_weight.sum(-1).clamp(min=1e-6)
         total = data / sigma**2
         if self.has_guide:
             dirs = torch.nn.functional.normalize(keypoints[:, self.limb_b] - keypoints[:, self.limb_a], dim=-1)
@@ -236,8 +237,9 @@ def fit_people(
         out = body.forward(shape, pose, params.transl)
         pixels = project(K_t, out.keypoints)
         per_row = tgt.loss(out.keypoints, pixels, point_weight, sigma, settings.direction_weight)
-        per_row = per_row + prior_weight * (params.free**2).sum((-1, -2))
-        per_row = per_row + settings.shape_prior * ((shape - 0.5) ** 2).sum(-1)
+        learned = body.learned_pose_prior  # VPoser where given, else L2 on the free bones
+        per_row = per_row + prior_weight * ((params.free**2).sum((-1, -2)) if learned is None else learned(pose))
+        per_row = per_row + settings.shape_prior * body.shape_prior(shape)
         per_row = per_row + torch.relu(0.5 - params.transl[:, 2]) ** 2 * 1e3  # stay in front of the camera
         return per_row, out, pixels
 

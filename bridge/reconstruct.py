@@ -2,26 +2,29 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import __version__
 from .body import load_body_model
-from .camera import DEFAULT_FOCAL_35MM, LEVEL_WORLD_FROM_CAMERA, intrinsics, project
+from .assemble import fighter_arrays
+from .camera import DEFAULT_FOCAL_35MM, LEVEL_WORLD_FROM_CAMERA, intrinsics
 from .errors import BridgeError
 from .fighters import Fighter, FighterHints, find_fighters
 from .fit import FitSettings, fit_people
 from .image_io import load_photo
-from .overlay import draw_overlay
-from .pair import overlap_front, pair_terms
+from .pair import pair_terms
 from .placement import place_in_contact
 from .progress import Reporter
-from .raster import silhouette_mask
-from .results import write_result
+from .refine import RefineSettings
+from .results import SceneResult
+from .scene_jobs import refine_result, stats_json, write_scene
 
 
 @dataclass
@@ -53,40 +56,17 @@ def _camera(photo, focal_35mm, warnings):
     return intrinsics(photo.width, photo.height, focal), focal
 
 
-def _fighter_arrays(body, fit, fighter: Fighter, shift=None) -> dict:
-    """One fighter by the data contract; `shift` (3,) moves a body fitted in another photo's
-    camera into this scene."""
-    shift = np.zeros(3) if shift is None else np.asarray(shift)
-    skeleton = body.rest_skeleton(fit.shape)
-    posed = fit.output.bone_poses[0].numpy().copy()
-    posed[:, :3, 3] += shift
-    return {
-        "vertices": (fit.output.vertices[0].numpy() + shift).astype(np.float32),
-        "faces": body.faces.numpy().astype(np.int32),
-        "keypoints3d": (fit.output.keypoints[0].numpy() + shift).astype(np.float32),
-        "keypoints2d": fighter.target.points.astype(np.float32),
-        "keypoint_confidence": fighter.target.confidence.astype(np.float32),
-        "pose": fit.pose.numpy().astype(np.float32),
-        "shape": fit.shape.numpy().astype(np.float32),
-        "transl": (fit.transl.numpy() + shift).astype(np.float32),
-        "bone_names": np.array(body.bone_names),
-        "bone_parents": np.array(body.bone_parents, dtype=np.int32),
-        "rest_heads": skeleton["rest_heads"].astype(np.float32),
-        "rest_tails": skeleton["rest_tails"].astype(np.float32),
-        "bone_poses": posed.astype(np.float32),
-        "bone_transforms": (posed @ np.linalg.inv(skeleton["rest_poses"])).astype(np.float32),
-        "skin_weights": skeleton["skin_weights"],
-    }
-
-
 def reconstruct(photo_path, out_dir, people: int = 1, keypoints_file=None, focal_35mm=None, body_name="anny",
+                body_options: dict | None = None,
                 hints: dict[str, FighterHints] | None = None, uke_photo=None, grips: bool = True,
                 settings: FitSettings = FitSettings(), reporter: Reporter | None = None,
-                should_stop=None) -> ReconstructReport:
+                should_stop=None, refine_iterations: int = 0, device: str = "auto") -> ReconstructReport:
     """Find, fit and write the fighters of `photo_path` (`people` of them: 1 or 2).
 
     With `uke_photo`, tori comes from the first photo and uke from the second, each fitted in
-    its own camera, and uke is placed beside tori in the first photo's camera, touching."""
+    its own camera, and uke is placed beside tori in the first photo's camera, touching.
+    `body_options` go to load_body_model (SMPL-X's model folder, gender, VPoser checkpoint);
+    the body is loaded before detection, so wrong model files are reported at once."""
     reporter = reporter or Reporter()
     if people not in (1, 2):
         raise BridgeError("bad_people", f"--people must be 1 or 2, not {people}.", "Use --people 1 or --people 2.")
@@ -97,6 +77,9 @@ def reconstruct(photo_path, out_dir, people: int = 1, keypoints_file=None, focal
         photo = load_photo(photo_path)
         second = load_photo(uke_photo) if uke_photo is not None else None
         reporter.progress("load", 1, 1)
+
+    with _timed(seconds, "model"):
+        body = load_body_model(body_name, **(body_options or {}))
 
     with _timed(seconds, "detect"):
         if second is None:
@@ -109,12 +92,10 @@ def reconstruct(photo_path, out_dir, people: int = 1, keypoints_file=None, focal
         warnings += found_warnings
     K, focal = _camera(photo, focal_35mm, warnings)
 
-    with _timed(seconds, "model"):
-        body = load_body_model(body_name)
     faces = body.faces.numpy()
     image_size = max(photo.width, photo.height)
     targets = [f.target for f in fighters]
-    shifts = [None] * len(fighters)
+    shifts = [torch.zeros(3)] * len(fighters)
     with _timed(seconds, "fit"):
         if second is None:
             fits = fit_people(body, targets, K, image_size, settings, reporter.progress, should_stop,
@@ -125,22 +106,23 @@ def reconstruct(photo_path, out_dir, people: int = 1, keypoints_file=None, focal
             fits = [fit_people(body, [targets[0]], K, image_size, settings, reporter.progress, should_stop)[0],
                     fit_people(body, [targets[1]], K_uke, max(second.width, second.height), settings,
                                reporter.progress, should_stop)[0]]
-            shifts[1] = place_in_contact(fits[0].output.vertices[0].numpy(), fits[1].output.vertices[0].numpy(), faces)
+            shifts[1] = torch.as_tensor(place_in_contact(fits[0].output.vertices[0].numpy(),
+                                                         fits[1].output.vertices[0].numpy(), faces), dtype=torch.float32)
 
     with _timed(seconds, "write"):
-        arrays = {f.role: _fighter_arrays(body, fit, f, shift) for f, fit, shift in zip(fighters, fits, shifts)}
+        arrays = {f.role: fighter_arrays(body, fit.shape, fit.pose, fit.transl + shift, f.target.points,
+                                         f.target.confidence)
+                  for f, fit, shift in zip(fighters, fits, shifts)}
         roles = [f.role for f in fighters]
-        front = roles[0]
-        if len(fighters) == 2:
-            masks = None if second is not None else [f.mask for f in fighters]
-            index, _ = overlap_front([arrays[r]["vertices"] for r in roles], faces, K, photo.width, photo.height,
-                                     masks)
-            front = roles[index] if index is not None else min(roles, key=lambda r: arrays[r]["transl"][2])
+        for f, fit, shift in zip(fighters, fits, shifts):  # the model's own parameters, for its own tools
+            transl = fit.transl.numpy() + (0.0 if shift is None else np.asarray(shift))
+            arrays[f.role].update(body.native_parameters(fit.shape, fit.pose, transl))
+        masks = {f.role: (f.mask if second is None else None) for f in fighters}
         scene = {
             "image": {"path": str(Path(photo_path).resolve()), "width": photo.width, "height": photo.height},
             "camera": {"K": K.tolist(), "world_from_camera": LEVEL_WORLD_FROM_CAMERA.tolist(), "focal_35mm": focal},
             "fighters": roles,
-            "front": front,
+            "front": None,  # write_scene decides
             "body_model": {"id": body.model_id, "version": body.version},
             "bridge_version": __version__,
             "fit": {"keypoint_error_px": {f.role: fit.keypoint_error_px for f, fit in zip(fighters, fits)}},
@@ -148,17 +130,18 @@ def reconstruct(photo_path, out_dir, people: int = 1, keypoints_file=None, focal
         }
         if second is not None:
             scene["photos"] = {"tori": scene["image"]["path"], "uke": str(Path(uke_photo).resolve())}
-        overlay_people = []
-        for f in fighters:
-            a = arrays[f.role]
-            same_photo = second is None or f.role == "tori"
-            overlay_people.append({
-                "mask": silhouette_mask(K, a["vertices"], faces, photo.width, photo.height),
-                "detected": (f.target.points, f.target.confidence if same_photo else np.zeros(25)),
-                "fitted": project(K, a["keypoints3d"]),
-            })
-        paths = write_result(Path(out_dir), scene, arrays, draw_overlay(photo.rgb, overlay_people))
+        result = SceneResult(Path(out_dir), scene, arrays, masks, {})
+    states, record = {}, {}
+    if refine_iterations:
+        with _timed(seconds, "refine"):
+            refine_settings = dataclasses.replace(RefineSettings(), iterations=refine_iterations)
+            states, stats, more = refine_result(result, photo, K, body, settings=refine_settings, device=device,
+                                                progress=reporter.progress, should_stop=should_stop)
+            warnings += more
+            record["refine"] = {role: stats_json(s) for role, s in stats.items()}
+    with _timed(seconds, "write"):
+        paths, written = write_scene(result, out_dir, photo, K, body, states, result.masks, record)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     reporter.result(paths, warnings=warnings)
     error = float(np.mean([fit.keypoint_error_px for fit in fits]))
-    return ReconstructReport(paths, seconds, error, peak, warnings, roles, front)
+    return ReconstructReport(paths, seconds, error, peak, warnings, roles, written["front"])

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 import torch
 
@@ -37,12 +37,49 @@ class BodyModel(Protocol):
     free_bones: list[str]  # bones the keypoint fit rotates freely (besides the root)
     hinges: list[Hinge]
     torso_bones: list[str]
+    parts: dict[str, list[str]]  # named groups of bones ("legs", "arms", ...) for selective refinement
+
+    # A learned prior on whole poses (B, J, 3) -> (B,) that replaces the fit's L2 prior on the
+    # free bones, or None (VPoser for SMPL-X when the user gives its checkpoint).
+    learned_pose_prior: Callable[[torch.Tensor], torch.Tensor] | None
 
     def default_shape(self, batch: int = 1) -> torch.Tensor: ...
+
+    def shape_from_unconstrained(self, free: torch.Tensor) -> torch.Tensor:
+        """The shape for unconstrained optimiser values (zeros give default_shape()), so the fit
+        never needs to know a body's shape bounds."""
+        ...
+
+    def shape_prior(self, shape: torch.Tensor) -> torch.Tensor:
+        """(B,) cost of leaving the average body, on one scale for every body model."""
+        ...
+
+    def base_orientation(self) -> torch.Tensor:
+        """Root rotation vector of a person upright and facing the camera."""
+        ...
+
+    def bone_index(self, name: str) -> int: ...
+
+    def describe(self) -> dict:
+        """What scene.json records: id, version and the options that decide the body."""
+        ...
+
+    def native_parameters(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor) -> dict:
+        """Extra result arrays in the model's own conventions (for its own tools), if ours differ."""
+        ...
 
     def forward(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor) -> BodyOutput:
         """shape (B, S); pose (B, J, 3) rotation vectors (pose[:, 0] the orientation in camera
         coordinates); transl (B, 3) the root's position in camera coordinates."""
+        ...
+
+    def keypoints_of(self, vertices: torch.Tensor) -> torch.Tensor:
+        """BODY_25 keypoints (B, 25, 3) of posed vertices (B, V, 3)."""
+        ...
+
+    def pose_from_bone_poses(self, shape: torch.Tensor, bone_poses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pose (J, 3) and translation (3,) giving posed bone frames (J, 4, 4): the inverse of
+        forward's bone_poses, so a pose the artist set in Blender comes back."""
         ...
 
     def rest_skeleton(self, shape: torch.Tensor) -> dict:
@@ -51,13 +88,23 @@ class BodyModel(Protocol):
 
 
 def load_body_model(name: str = "anny", **options) -> BodyModel:
-    """The body model a user picked by name."""
+    """The body model a user picked by name. Options left as None are unset; SMPL-X takes
+    model_folder, gender and vposer (see bridge.body.smplx_body), Anny takes none."""
+    from ..errors import BridgeError
+
+    options = {key: value for key, value in options.items() if value is not None}
     if name == "anny":
+        if options:
+            flags = ", ".join("--" + key.replace("_", "-") for key in options)
+            raise BridgeError("bad_body_option", f"{flags} only apply to --body smplx.",
+                              "Add --body smplx, or leave them out for Anny.")
         from .anny_body import AnnyBody
 
         return AnnyBody.shared()
-    from ..errors import BridgeError
+    if name == "smplx":
+        from .smplx_body import SmplxBody
 
+        return SmplxBody.shared(**options)
     raise BridgeError(
-        "unknown_body_model", f"There is no body model called '{name}'.", "Use --body anny."
+        "unknown_body_model", f"There is no body model called '{name}'.", "Use --body anny or --body smplx."
     )

@@ -19,6 +19,7 @@ import torch
 
 from ..keypoints import mapping_matrix
 from . import BodyOutput, Hinge
+from .rig import bone_tails, hinge
 
 # Anny's frame to OpenCV camera axes for a person standing upright and facing the camera.
 CAMERA_FROM_ANNY = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
@@ -28,6 +29,15 @@ FREE_BONES = [
     "upperarm01.L", "upperarm01.R", "upperleg01.L", "upperleg01.R", "foot.L", "foot.R",
 ]
 TORSO_BONES = ["spine05", "spine03", "spine01"]
+# Body parts a selective refinement may move on their own (both sides).
+_SIDES = (".L", ".R")
+PARTS = {
+    "legs": [b + s for b in ("upperleg01", "upperleg02", "lowerleg01", "lowerleg02", "foot") for s in _SIDES],
+    "arms": [b + s for b in ("clavicle", "shoulder01", "upperarm01", "upperarm02", "lowerarm01", "lowerarm02",
+                             "wrist") for s in _SIDES],
+    "torso": ["spine05", "spine04", "spine03", "spine02", "spine01"],
+    "head": ["neck01", "neck02", "neck03", "head"],
+}
 # Bone whose rotation bends the joint, the child bone it swings, and which way the child moves
 # when the joint flexes (Anny frame: -Y is forward).
 _HINGES = [
@@ -36,7 +46,6 @@ _HINGES = [
     ("lowerleg01.L", "foot.L", (0.0, 1.0, 0.0)),
     ("lowerleg01.R", "foot.R", (0.0, 1.0, 0.0)),
 ]
-MAX_FLEXION = 2.6  # radians, about 150 degrees
 
 
 def anny_cache_dir() -> Path:
@@ -56,6 +65,7 @@ def _quiet_import_anny():
 
 class AnnyBody:
     model_id = "anny"
+    learned_pose_prior = None  # the fit's L2 prior on the free bones
 
     def __init__(self, dtype: torch.dtype = torch.float32):
         anny = _quiet_import_anny()
@@ -73,6 +83,7 @@ class AnnyBody:
         self.body25_regressor = to_body25 @ regressor.regression_weights.to(dtype)  # (25, V)
         self.free_bones = FREE_BONES
         self.torso_bones = TORSO_BONES
+        self.parts = PARTS
         self.hinges = self._hinges()
 
     @classmethod
@@ -87,15 +98,24 @@ class AnnyBody:
     def default_shape(self, batch: int = 1) -> torch.Tensor:
         return torch.full((batch, len(self.shape_names)), 0.5, dtype=self.dtype)
 
+    def shape_from_unconstrained(self, free: torch.Tensor) -> torch.Tensor:
+        """Phenotype values live in [0, 1]: the fit optimises their logits."""
+        return torch.sigmoid(free)
+
+    def shape_prior(self, shape: torch.Tensor) -> torch.Tensor:
+        return ((shape - 0.5) ** 2).sum(-1)
+
+    def describe(self) -> dict:
+        return {"id": self.model_id, "version": self.version}
+
+    def native_parameters(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor) -> dict:
+        """pose, shape and transl are already Anny's own parameters."""
+        return {}
+
     def _hinges(self) -> list[Hinge]:
         heads = self.model(phenotype_kwargs=self.default_shape())["rest_bone_heads"][0]
-        hinges = []
-        for bone, child, motion in _HINGES:
-            direction = heads[self.bone_index(child)] - heads[self.bone_index(bone)]
-            axis = torch.linalg.cross(direction, torch.tensor(motion, dtype=self.dtype))
-            axis = axis / axis.norm()
-            hinges.append(Hinge(bone, tuple(float(a) for a in axis), MAX_FLEXION))
-        return hinges
+        return [hinge(bone, heads[self.bone_index(bone)], heads[self.bone_index(child)], motion)
+                for bone, child, motion in _HINGES]
 
     def forward(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor) -> BodyOutput:
         batch, joints = pose.shape[:2]
@@ -106,8 +126,25 @@ class AnnyBody:
         vertices = out["vertices"] + transl[:, None, :]
         bone_poses = out["bone_poses"].clone()
         bone_poses[..., :3, 3] += transl[:, None, :]
-        keypoints = torch.einsum("kv,bvd->bkd", self.body25_regressor, vertices)
-        return BodyOutput(vertices=vertices, keypoints=keypoints, bone_poses=bone_poses)
+        return BodyOutput(vertices=vertices, keypoints=self.keypoints_of(vertices), bone_poses=bone_poses)
+
+    def keypoints_of(self, vertices: torch.Tensor) -> torch.Tensor:
+        """BODY_25 keypoints (B, 25, 3) of posed vertices (B, V, 3)."""
+        return torch.einsum("kv,bvd->bkd", self.body25_regressor, vertices)
+
+    def pose_from_bone_poses(self, shape: torch.Tensor, bone_poses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pose (J, 3) and translation (3,) that give these posed bone frames (J, 4, 4, camera
+        coordinates): how a pose the artist set in Blender comes back. Bone translations other
+        than the root's are ignored (Anny's bones only rotate)."""
+        bone_poses = torch.as_tensor(bone_poses, dtype=self.dtype)
+        # With zero pose translation, Anny keeps the root bone's head at the origin.
+        transl = bone_poses[0, :3, 3].clone()
+        local = bone_poses.clone()
+        local[:, :3, 3] -= transl
+        rest = self.model(phenotype_kwargs=shape.reshape(1, -1))
+        deltas = self.model.get_pose_parameterization(
+            {"rest_bone_poses": rest["rest_bone_poses"], "bone_poses": local[None]}, "local-ref")
+        return roma.rotmat_to_rotvec(deltas[0, :, :3, :3]), transl
 
     def base_orientation(self) -> torch.Tensor:
         """Root rotation vector of a person upright and facing the camera."""
@@ -117,17 +154,7 @@ class AnnyBody:
         rest = self.model(phenotype_kwargs=shape.reshape(1, -1))
         heads = rest["rest_bone_heads"][0].detach().numpy()
         rest_poses = rest["rest_bone_poses"][0].detach().numpy()
-        tails = np.empty_like(heads)
-        for j, head in enumerate(heads):
-            children = [c for c, p in enumerate(self.bone_parents) if p == j]
-            ends = heads[children] if children else np.empty((0, 3))
-            ends = ends[np.linalg.norm(ends - head, axis=1) > 1e-3]
-            if len(ends):
-                tails[j] = ends.mean(axis=0)
-            else:  # a leaf: continue along the parent's direction for a short bone
-                parent = self.bone_parents[j]
-                along = head - heads[parent] if parent >= 0 else np.array([0.0, 0.0, 1.0])
-                tails[j] = head + 0.03 * along / max(np.linalg.norm(along), 1e-6)
+        tails = bone_tails(heads, self.bone_parents)
         weights = np.zeros((self.model.vertex_bone_indices.shape[0], len(self.bone_names)), np.float32)
         rows = np.arange(weights.shape[0])[:, None]
         np.add.at(weights, (rows, self.model.vertex_bone_indices.numpy()),

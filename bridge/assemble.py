@@ -1,0 +1,69 @@
+"""From fitted parameters to what a result folder holds: the fighter arrays, who is in front,
+and the overlay. One place, so `reconstruct`, `refine` and `resolve-contact` write the same."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .body import BodyModel
+from .camera import project
+from .overlay import draw_overlay
+from .pair import overlap_front
+from .raster import silhouette_mask
+
+
+def fighter_arrays(body: BodyModel, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor,
+                   points: np.ndarray, confidence: np.ndarray, vertices: torch.Tensor | None = None) -> dict:
+    """One fighter by the data contract (DESIGN.md). `vertices` replaces the posed mesh when a
+    raw-vertex refinement moved it off what the parameters give."""
+    shape, pose, transl = (torch.as_tensor(t, dtype=torch.float32) for t in (shape, pose, transl))
+    with torch.no_grad():
+        out = body.forward(shape[None], pose[None], transl[None])
+    skeleton = body.rest_skeleton(shape)
+    posed = out.bone_poses[0].numpy()
+    mesh = out.vertices[0] if vertices is None else torch.as_tensor(vertices, dtype=torch.float32)
+    keypoints = out.keypoints[0] if vertices is None else body.keypoints_of(mesh[None])[0]
+    return {
+        "vertices": mesh.numpy().astype(np.float32),
+        "faces": body.faces.numpy().astype(np.int32),
+        "keypoints3d": keypoints.numpy().astype(np.float32),
+        "keypoints2d": np.asarray(points, np.float32),
+        "keypoint_confidence": np.asarray(confidence, np.float32),
+        "pose": pose.numpy().astype(np.float32),
+        "shape": shape.numpy().astype(np.float32),
+        "transl": transl.numpy().astype(np.float32),
+        "bone_names": np.array(body.bone_names),
+        "bone_parents": np.array(body.bone_parents, dtype=np.int32),
+        "rest_heads": skeleton["rest_heads"].astype(np.float32),
+        "rest_tails": skeleton["rest_tails"].astype(np.float32),
+        "bone_poses": posed.astype(np.float32),
+        "bone_transforms": (posed @ np.linalg.inv(skeleton["rest_poses"])).astype(np.float32),
+        "skin_weights": skeleton["skin_weights"],
+    }
+
+
+def front_role(arrays: dict[str, dict], masks: dict[str, np.ndarray | None], K: np.ndarray, width: int,
+               height: int) -> str:
+    """The role in front where the bodies overlap (the masks decide when both are known)."""
+    roles = list(arrays)
+    if len(roles) == 1:
+        return roles[0]
+    faces = arrays[roles[0]]["faces"]
+    known = None if any(masks.get(r) is None for r in roles) else [masks[r] for r in roles]
+    index, _ = overlap_front([arrays[r]["vertices"] for r in roles], faces, K, width, height, known)
+    return roles[index] if index is not None else min(roles, key=lambda r: arrays[r]["transl"][2])
+
+
+def result_overlay(rgb: np.ndarray, K: np.ndarray, arrays: dict[str, dict], in_photo: dict[str, bool]) -> np.ndarray:
+    """The photo with each fighter's outline, its keypoints and the fitted ones; a fighter from
+    another photo (`in_photo` False) shows no detected keypoints here."""
+    height, width = rgb.shape[:2]
+    people = []
+    for role, a in arrays.items():
+        confidence = a["keypoint_confidence"] if in_photo.get(role, True) else np.zeros(len(a["keypoint_confidence"]))
+        people.append({
+            "mask": silhouette_mask(K, a["vertices"], a["faces"], width, height),
+            "detected": (a["keypoints2d"], confidence),
+            "fitted": project(K, a["keypoints3d"]),
+        })
+    return draw_overlay(rgb, people)
