@@ -123,7 +123,7 @@ def reconstruct(photo_path, out_dir, people: int = 1, keypoints_file=None, focal
             "camera": {"K": K.tolist(), "world_from_camera": LEVEL_WORLD_FROM_CAMERA.tolist(), "focal_35mm": focal},
             "fighters": roles,
             "front": None,  # write_scene decides
-            "body_model": {"id": body.model_id, "version": body.version},
+            "body_model": body.describe(),
             "bridge_version": __version__,
             "fit": {"keypoint_error_px": {f.role: fit.keypoint_error_px for f, fit in zip(fighters, fits)}},
             "warnings": warnings,
