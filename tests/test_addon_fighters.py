@@ -1,5 +1,8 @@
 """Fighters built from the bridge's result: armature, skinned mesh, guides, and the coordinate
 conventions agreeing between the bridge and Blender's camera."""
+import json
+from pathlib import Path
+
 import numpy as np
 from blender_addon import fighter_arrays, world_points
 
@@ -37,8 +40,7 @@ def test_keypoints_project_through_the_blender_camera_where_the_bridge_projects_
 
     scene = detected
     arrays = fighter_arrays(scene)
-    K = np.array(__import__("json").loads((__import__("pathlib").Path(scene.golden_score.result_dir)
-                                            / "scene.json").read_text())["camera"]["K"])
+    K = np.array(json.loads((Path(scene.golden_score.result_dir) / "scene.json").read_text())["camera"]["K"])
     bridge_pixels = project(K, arrays["keypoints3d"].astype(np.float64))
     width, height = scene.render.resolution_x, scene.render.resolution_y
     blender_pixels = []

@@ -66,7 +66,7 @@ class _ReconstructOperator(BridgeOperator):
         if not photo.is_file():
             raise JobError(f"The photo file {photo} is missing; import the photo again.")
         self.out = new_result_folder(photo.name)
-        inputs = _inputs_folder(self.out)
+        self.inputs = inputs = _inputs_folder(self.out)
         args = ["reconstruct", str(photo), "--out", str(self.out), "--people", str(state.people),
                 "--focal-35mm", f"{focal_35mm(state.camera.data, scene):.4f}",
                 "--body", addon_preferences(context).body_model]
@@ -87,6 +87,7 @@ class _ReconstructOperator(BridgeOperator):
         return _bridge_job(context, self.bl_label, *args)
 
     def build(self, context, job):
+        shutil.rmtree(self.inputs, ignore_errors=True)
         chosen = settings(context).fighters
         roles = apply_result(context, self.out, None if chosen == "BOTH" else [chosen], guides=self.build_guides)
         warnings = job.result.get("warnings") or []
@@ -94,6 +95,7 @@ class _ReconstructOperator(BridgeOperator):
                     "; ".join(warnings) or f"Built {' and '.join(roles)} from {self.out.name}")
 
     def discard(self, context, job):
+        shutil.rmtree(self.inputs, ignore_errors=True)
         shutil.rmtree(self.out, ignore_errors=True)
 
 
