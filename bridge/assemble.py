@@ -39,6 +39,7 @@ def fighter_arrays(body: BodyModel, shape: torch.Tensor, pose: torch.Tensor, tra
         "bone_poses": posed.astype(np.float32),
         "bone_transforms": (posed @ np.linalg.inv(skeleton["rest_poses"])).astype(np.float32),
         "skin_weights": skeleton["skin_weights"],
+        **body.native_parameters(shape, pose, transl),  # the model's own parameters, for its own tools
     }
 
 

@@ -114,9 +114,6 @@ def reconstruct(photo_path, out_dir, people: int = 1, keypoints_file=None, focal
                                          f.target.confidence)
                   for f, fit, shift in zip(fighters, fits, shifts)}
         roles = [f.role for f in fighters]
-        for f, fit, shift in zip(fighters, fits, shifts):  # the model's own parameters, for its own tools
-            transl = fit.transl.numpy() + (0.0 if shift is None else np.asarray(shift))
-            arrays[f.role].update(body.native_parameters(fit.shape, fit.pose, transl))
         masks = {f.role: (f.mask if second is None else None) for f in fighters}
         scene = {
             "image": {"path": str(Path(photo_path).resolve()), "width": photo.width, "height": photo.height},

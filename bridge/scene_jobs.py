@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .assemble import fighter_arrays, front_role, result_overlay
-from .body import load_body_model
+from .body import load_recorded_body
 from .errors import BridgeError
 from .fit import FIT_THREADS
 from .image_io import load_photo
@@ -51,7 +51,7 @@ def _load(folder) -> tuple[SceneResult, object, np.ndarray, object]:
     if (photo.width, photo.height) != tuple(size):
         raise BridgeError("photo_changed", f"{photo.path} is {photo.width}x{photo.height} pixels but the result was "
                           f"made from a {size[0]}x{size[1]} photo.", "Run reconstruct again on this photo.")
-    body = load_body_model(result.scene["body_model"]["id"])
+    body = load_recorded_body(result.scene["body_model"])
     return result, photo, np.asarray(result.scene["camera"]["K"], dtype=np.float64), body
 
 

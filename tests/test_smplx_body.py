@@ -23,7 +23,7 @@ from bridge.body.vposer import VPoserEncoder  # noqa: E402
 from bridge.camera import intrinsics, project  # noqa: E402
 from bridge.errors import BridgeError  # noqa: E402
 from bridge.fit import fit_fighter  # noqa: E402
-from bridge.keypoints import BODY_25, INDEX  # noqa: E402
+from bridge.keypoints import INDEX  # noqa: E402
 from bridge.metrics import keypoint_error_px, pa_mpjpe  # noqa: E402
 
 
@@ -113,6 +113,15 @@ def test_bone_transforms_skin_the_rest_body_onto_the_posed_body(body):
     knee = body.bone_index("right_knee")
     np.testing.assert_allclose(out.bone_poses[0, knee, :3, 3].numpy(), out.keypoints[0, INDEX["right_knee"]].numpy(),
                                atol=1e-5)
+
+
+def test_pose_set_on_the_bones_comes_back(body):
+    """The add-on sends bone frames the artist posed; the same pose and placement come back."""
+    out, pose, shape = posed(body, betas=[0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    back, transl = body.pose_from_bone_poses(shape[0], out.bone_poses[0])
+    again = body.forward(shape, back[None], transl[None])
+    assert (again.vertices - out.vertices).abs().max() < 1e-4
+    np.testing.assert_allclose(transl.numpy(), [0.0, 0.1, 3.5], atol=1e-5)
 
 
 def test_fit_recovers_a_pose_rendered_from_the_model(body):
@@ -239,20 +248,27 @@ def write_openpose(path, points):
     path.write_text(json.dumps({"version": 1.3, "people": [{"pose_keypoints_2d": flat}]}))
 
 
-@pytest.mark.slow
-def test_reconstruct_writes_smplx_results_by_the_contract(tmp_path, body, model_folder):
+@pytest.fixture(scope="module")
+def smplx_result(tmp_path_factory, body, model_folder):
+    """`reconstruct --body smplx` on a blank photo with an OpenPose file of a posed synthetic body."""
+    folder = tmp_path_factory.mktemp("smplx_result")
     width, height = 480, 640
-    photo = tmp_path / "photo.png"
+    photo = folder / "photo.png"
     Image.fromarray(np.full((height, width, 3), 128, np.uint8)).save(photo)
     K = intrinsics(width, height)
     truth, _, _ = posed(body, yaw=0.3, transl=(0.0, 0.2, 4.0))
     points = project(K, truth.keypoints[0].numpy())
-    write_openpose(tmp_path / "kp.json", points)
-    out = tmp_path / "result"
+    write_openpose(folder / "kp.json", points)
+    out = folder / "result"
     proc = subprocess.run([sys.executable, "-m", "bridge", "reconstruct", photo, "--out", out, "--keypoints",
-                           tmp_path / "kp.json", "--body", "smplx", "--model-folder", model_folder,
+                           folder / "kp.json", "--body", "smplx", "--model-folder", model_folder,
                            "--gender", "neutral"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+    return {"photo": photo, "out": out, "K": K, "points": points}
+
+
+def test_reconstruct_writes_smplx_results_by_the_contract(smplx_result, body, tmp_path):
+    out = smplx_result["out"]
     scene = json.loads((out / "scene.json").read_text())
     assert scene["body_model"] == body.describe()
     result = np.load(out / "fighter_tori.npz", allow_pickle=False)
@@ -263,8 +279,7 @@ def test_reconstruct_writes_smplx_results_by_the_contract(tmp_path, body, model_
                        "shape": (10,), "transl": (3,), "rest_heads": (J, 3), "rest_tails": (J, 3),
                        "skin_weights": (V, J), "bone_transforms": (J, 4, 4)}.items():
         assert result[key].shape == shape, key
-    assert keypoint_error_px(project(K, result["keypoints3d"]), points) < 5.0
-    assert len(BODY_25) == 25
+    assert keypoint_error_px(project(smplx_result["K"], result["keypoints3d"]), smplx_result["points"]) < 5.0
     # Other SMPL-X tools rebuild the same body from the smplx_* parameters.
     import smplx
 
@@ -275,3 +290,28 @@ def test_reconstruct_writes_smplx_results_by_the_contract(tmp_path, body, model_
     rebuilt = model(**native).vertices[0].detach().numpy()
     assert np.abs(rebuilt - result["vertices"]).max() < 1e-4
     assert str(result["smplx_gender"]) == "neutral"
+
+
+def test_blender_builds_the_smplx_fighter_as_an_armature_with_its_joint_names(smplx_result, body, empty_scene,
+                                                                              blender, addon):
+    """The add-on's own import of the result: SMPL-X's armature, and a skinned mesh that the
+    armature poses onto the fitted body (pose correctives and all)."""
+    from blender_addon import import_photo, world_points
+
+    bpy = blender
+    import_photo(bpy, smplx_result["photo"])
+    assert addon.fighters.scene.apply_result(bpy.context, smplx_result["out"]) == ["tori"]
+    armature = bpy.data.objects["Tori"]
+    parents = {b.name: (b.parent.name if b.parent else None) for b in armature.data.bones}
+    assert parents == {name: (body.bone_names[p] if p >= 0 else None)
+                       for name, p in zip(body.bone_names, body.bone_parents)}
+    mesh = bpy.data.objects["Tori body"]
+    evaluated = mesh.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    data = evaluated.to_mesh()
+    co = np.empty(len(data.vertices) * 3)
+    data.vertices.foreach_get("co", co)
+    world = np.array(evaluated.matrix_world)
+    evaluated.to_mesh_clear()
+    posed = co.reshape(-1, 3) @ world[:3, :3].T + world[:3, 3]
+    fitted = np.load(smplx_result["out"] / "fighter_tori.npz")["vertices"].astype(np.float64)
+    assert np.abs(posed - world_points(bpy.context.scene, fitted)).max() < 1e-3  # within a millimetre

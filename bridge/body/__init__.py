@@ -50,6 +50,10 @@ class BodyModel(Protocol):
         never needs to know a body's shape bounds."""
         ...
 
+    def unconstrained_shape(self, shape: torch.Tensor) -> torch.Tensor:
+        """The inverse of shape_from_unconstrained: where an optimiser starts from a known shape."""
+        ...
+
     def shape_prior(self, shape: torch.Tensor) -> torch.Tensor:
         """(B,) cost of leaving the average body, on one scale for every body model."""
         ...
@@ -85,6 +89,12 @@ class BodyModel(Protocol):
     def rest_skeleton(self, shape: torch.Tensor) -> dict:
         """Rest-pose armature for one body: heads, tails (J, 3) and skin weights (V, J)."""
         ...
+
+
+def load_recorded_body(record: dict) -> BodyModel:
+    """The body a result was made with, from scene.json's `body_model` (its describe())."""
+    options = {key: record.get(key) for key in ("model_folder", "gender", "vposer")}
+    return load_body_model(record["id"], **options)
 
 
 def load_body_model(name: str = "anny", **options) -> BodyModel:

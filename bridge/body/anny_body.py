@@ -102,6 +102,9 @@ class AnnyBody:
         """Phenotype values live in [0, 1]: the fit optimises their logits."""
         return torch.sigmoid(free)
 
+    def unconstrained_shape(self, shape: torch.Tensor) -> torch.Tensor:
+        return torch.logit(shape.clamp(1e-4, 1 - 1e-4))
+
     def shape_prior(self, shape: torch.Tensor) -> torch.Tensor:
         return ((shape - 0.5) ** 2).sum(-1)
 

@@ -140,6 +140,9 @@ class SmplxBody:
         """Betas are unbounded already."""
         return free
 
+    def unconstrained_shape(self, shape: torch.Tensor) -> torch.Tensor:
+        return shape
+
     def shape_prior(self, shape: torch.Tensor) -> torch.Tensor:
         """Betas are in standard deviations; two of them cost what an Anny phenotype value at
         its bound (0 or 1) costs, so one shape weight means about the same for both bodies."""
@@ -180,6 +183,16 @@ class SmplxBody:
         bone_poses[..., :3, 3] = (skinning[..., :3, :3] @ rest[..., None])[..., 0] + skinning[..., :3, 3] \
             + offset[:, None]
         return BodyOutput(vertices=vertices, keypoints=self.keypoints_of(vertices), bone_poses=bone_poses)
+
+    def pose_from_bone_poses(self, shape: torch.Tensor, bone_poses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pose (J, 3) and translation (3,) that give these posed bone frames (J, 4, 4, camera
+        coordinates): how a pose the artist set in Blender comes back. SMPL-X's rest frames are
+        unrotated, so each joint's rotation is its frame's relative to its parent's; bone
+        translations other than the root's are ignored (SMPL-X's joints only rotate)."""
+        rotations = torch.as_tensor(bone_poses, dtype=self.dtype)[:, :3, :3]
+        parents = torch.tensor(self.bone_parents[1:])
+        local = torch.cat([rotations[:1], rotations[parents].transpose(-1, -2) @ rotations[1:]])
+        return roma.rotmat_to_rotvec(local), torch.as_tensor(bone_poses, dtype=self.dtype)[0, :3, 3].clone()
 
     def keypoints_of(self, vertices: torch.Tensor) -> torch.Tensor:
         """BODY_25 keypoints (B, 25, 3) of posed vertices (B, V, 3)."""
