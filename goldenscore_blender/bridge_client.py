@@ -76,7 +76,6 @@ class Job:
         self.progress = Progress(title)
         self.result: dict | None = None
         self.error: dict | None = None
-        self.output: list[str] = []  # stdout lines that are not messages (e.g. `bridge info`)
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=8)
         self.launch_error: str | None = None
         self.returncode: int | None = None
@@ -138,8 +137,7 @@ class Job:
                 continue
             try:
                 message = decode(line)
-            except ValueError:
-                self.output.append(line)
+            except ValueError:  # a stray print: kept in the log only
                 continue
             messages.append(message)
             self._take(message)

@@ -1,7 +1,6 @@
 """Add-on preferences: which Python runs the bridge, the body model, the compute device."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -108,11 +107,19 @@ class GS_OT_test_bridge(BridgeOperator, bpy.types.Operator):
         return Job("Testing the bridge", [("asking for versions", bridge_command(bridge_interpreter(context), "info"))],
                    cwd=bridge_home(), env=bridge_environment())
 
+    def on_message(self, context, message):
+        if message["type"] == "info":
+            self.info = message
+
     def build(self, context, job):
-        info = json.loads("\n".join(job.output))
-        text = " · ".join(f"{name} {value}" for name, value in info.items() if not isinstance(value, (dict, list)))
-        addon_preferences(context).bridge_versions = text
-        self.report({"INFO"}, text)
+        info = getattr(self, "info", None)
+        if info is None:
+            raise JobError("the bridge sent no versions")
+        versions = {"bridge": info.get("bridge"), "python": info.get("python"), **info.get("packages", {})}
+        renderers = ", ".join(f"{name}: {state}" for name, state in info.get("renderer", {}).items())
+        text = " · ".join(f"{name} {version}" for name, version in versions.items() if version)
+        addon_preferences(context).bridge_versions = f"{text} · renderer {renderers}"
+        self.report({"INFO"}, addon_preferences(context).bridge_versions)
 
 
 classes = (GoldenScorePreferences, GS_OT_create_environment, GS_OT_test_bridge)
