@@ -315,3 +315,18 @@ def test_blender_builds_the_smplx_fighter_as_an_armature_with_its_joint_names(sm
     posed = co.reshape(-1, 3) @ world[:3, :3].T + world[:3, 3]
     fitted = np.load(smplx_result["out"] / "fighter_tori.npz")["vertices"].astype(np.float64)
     assert np.abs(posed - world_points(bpy.context.scene, fitted)).max() < 1e-3  # within a millimetre
+
+
+def test_cli_reports_a_wrong_model_folder_in_one_line_before_detecting(tmp_path):
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.full((64, 48, 3), 128, np.uint8)).save(photo)
+    proc = subprocess.run([sys.executable, "-m", "bridge", "reconstruct", photo, "--out", tmp_path / "r", "--body",
+                           "smplx", "--model-folder", tmp_path / "models", "--events"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and str(tmp_path / "models") in lines[0]
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert events[-1]["code"] == "model_folder_missing"
+    assert not any(e.get("stage") == "detect" for e in events)
+    assert not (tmp_path / "r").exists()
