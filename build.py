@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden Score's one entry point for people and CI.
 
-    python build.py demo    make the environment if needed, reconstruct the bundled sample photo
+    python build.py demo    make the environment if needed, run the Blender add-on on the bundled sample photo
     python build.py test    make the environment if needed, run the test suite
     python build.py bench   make the environment if needed, run the benchmark
     python build.py env     only create or repair the environment
@@ -157,11 +157,13 @@ def ensure_smplx(python: Path) -> None:
 
 
 def cmd_demo() -> int:
+    """The add-on's own operators in headless Blender on the sample photo."""
     python = ensure_env()
-    code = run([python, "-m", "bridge", "reconstruct", SAMPLE_PHOTO, "--out", DEMO_OUT], cwd=ROOT)
+    zip_path = build_extension()
+    code = run([python, ROOT / "tools" / "demo_blender.py", zip_path, "--out", DEMO_OUT], cwd=ROOT)
     if code == 0:
-        say(f"results are in {DEMO_OUT}: overlay.png (fit over the photo), scene.glb, scene.obj, "
-            "scene.json, fighter_*.npz")
+        say(f"results are in {DEMO_OUT}: render.png (the posed fighter over the photo), golden_score.blend, "
+            "golden_score.glb, statue.stl")
     return code
 
 
