@@ -13,6 +13,8 @@ def _is_camera(self, obj):
 
 class GoldenScoreSettings(bpy.types.PropertyGroup):
     photo: PointerProperty(name="Photo", type=bpy.types.Image, description="The photo the fighters are fitted to")
+    photo_path: StringProperty(name="Photo file", subtype="FILE_PATH",
+                               description="The photo file the bridge reads (it applies EXIF orientation itself)")
     camera: PointerProperty(name="Photo camera", type=bpy.types.Object, poll=_is_camera,
                             description="The camera through which the photo was taken")
     focal_source: StringProperty(name="Focal length from", default="")

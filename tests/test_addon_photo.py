@@ -1,5 +1,6 @@
 """Photo import: the camera reproduces the photo (size, focal length) and shows it behind."""
 import numpy as np
+import pytest
 
 from blender_addon import import_photo
 
@@ -34,3 +35,25 @@ def test_camera_intrinsics_round_trip(empty_scene, blender, addon):
     K = np.array([[800.0, 0, 180.0], [0, 800.0, 270.0], [0, 0, 1]])
     coordinates.set_intrinsics(scene.camera.data, scene, K, 384, 512)
     np.testing.assert_allclose(coordinates.intrinsics(scene.camera.data, scene), K, atol=1e-4)
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 7, 8])
+def test_turned_photo_is_shown_upright_as_the_bridge_reads_it(empty_scene, blender, tmp_path, orientation):
+    from PIL import Image, ImageOps
+
+    rng = np.random.default_rng(orientation)
+    pixels = (rng.random((20, 30, 3)) * 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"turned_{orientation}.png"
+    Image.fromarray(pixels).save(path, exif=exif)
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"), dtype=np.float32) / 255
+    state = import_photo(blender, path)
+    width, height = state.photo.size
+    assert (width, height) == (expected.shape[1], expected.shape[0])
+    assert (blender.context.scene.render.resolution_x, blender.context.scene.render.resolution_y) == (width, height)
+    shown = np.empty(width * height * 4, dtype=np.float32)
+    state.photo.pixels.foreach_get(shown)
+    shown = np.flipud(shown.reshape(height, width, 4))[..., :3]
+    assert np.abs(shown - expected).max() < 2 / 255
+    assert state.photo_path == str(path)  # the bridge reads the file and turns it the same way

@@ -70,7 +70,9 @@ def print_solid(context, height_mm: float):
     co = np.empty(len(solid.vertices) * 3)
     solid.vertices.foreach_get("co", co)
     co = co.reshape(-1, 3)
-    co = (co - [*(co[:, :2].min(axis=0) + np.ptp(co[:, :2], axis=0) / 2), co[:, 2].min()]) * (height_mm / np.ptp(co[:, 2]))
+    low, high = co.min(axis=0), co.max(axis=0)
+    base_centre = np.array([(low[0] + high[0]) / 2, (low[1] + high[1]) / 2, low[2]])
+    co = (co - base_centre) * (height_mm / (high[2] - low[2]))  # standing on z = 0, centred
     solid.vertices.foreach_set("co", co.ravel())
     solid.update()
     solid.name = "Golden Score print"

@@ -62,7 +62,7 @@ class _ReconstructOperator(BridgeOperator):
 
     def make_job(self, context):
         state, scene = settings(context), context.scene
-        photo = Path(bpy.path.abspath(state.photo.filepath))
+        photo = Path(bpy.path.abspath(state.photo_path))
         if not photo.is_file():
             raise JobError(f"The photo file {photo} is missing; import the photo again.")
         self.out = new_result_folder(photo.name)

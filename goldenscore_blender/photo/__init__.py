@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 import bpy
+import numpy as np
 from bpy.props import StringProperty
 from bpy_extras.io_utils import ImportHelper
 
@@ -20,6 +21,26 @@ def photo_intrinsics(width: int, height: int, focal_35mm: float):
     """K of a photo whose longer side spans 36 mm film at the 35 mm-equivalent focal length."""
     focal = focal_35mm / 36.0 * max(width, height)
     return [[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]]
+
+
+def upright(image, orientation: int):
+    """The photo as the bridge sees it: Blender ignores EXIF orientation, so a turned or
+    mirrored photo gets an upright copy (packed into the .blend)."""
+    if orientation == 1:
+        return image
+    width, height = image.size
+    pixels = np.empty(width * height * 4, dtype=np.float32)
+    image.pixels.foreach_get(pixels)
+    top_down = np.flipud(pixels.reshape(height, width, 4))
+    turned = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+              5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1),
+              7: lambda a: a[::-1, ::-1].transpose(1, 0, 2), 8: lambda a: np.rot90(a, 1)}[orientation](top_down)
+    copy = bpy.data.images.new(f"{image.name} upright", turned.shape[1], turned.shape[0], alpha=False)
+    copy.pixels.foreach_set(np.ascontiguousarray(np.flipud(turned)).ravel())
+    copy.pack()
+    if image.users == 0:
+        bpy.data.images.remove(image)
+    return copy
 
 
 def render_over_photo(scene, image) -> None:
@@ -63,11 +84,12 @@ class GS_OT_import_photo(bpy.types.Operator, ImportHelper):
         except RuntimeError:
             self.report({"ERROR"}, f"Cannot read {path.name} as an image.")
             return {"CANCELLED"}
-        width, height = image.size
-        if width == 0 or height == 0:
+        if 0 in image.size:
             self.report({"ERROR"}, f"{path.name} has no pixels Blender can read.")
             return {"CANCELLED"}
-        focal, _ = photo_exif(path)
+        focal, orientation = photo_exif(path)
+        image = upright(image, orientation)
+        width, height = image.size
         scene = context.scene
         data = bpy.data.cameras.new("Photo camera")
         camera = bpy.data.objects.new("Photo camera", data)
@@ -84,7 +106,7 @@ class GS_OT_import_photo(bpy.types.Operator, ImportHelper):
         scene.camera = camera
         render_over_photo(scene, image)
         state = settings(context)
-        state.photo, state.camera, state.result_dir = image, camera, ""
+        state.photo, state.photo_path, state.camera, state.result_dir = image, str(path.resolve()), camera, ""
         state.focal_source = "EXIF" if focal else f"default ({DEFAULT_FOCAL_35MM:g} mm, no EXIF)"
         for area in context.screen.areas if context.screen else ():
             if area.type == "VIEW_3D":
