@@ -1,0 +1,73 @@
+"""Two fighters from one photo: tori and uke as separate rigs in the same camera, guides for
+both, one printable statue, and Fit keeping the roles the artist's boxes say."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from blender_addon import fighter_arrays, import_photo, world_points
+
+from bridge.camera import project
+
+SCENE = Path(__file__).resolve().parents[1] / "assets" / "scenes" / "uchi-mata_throw_s34"
+
+
+@pytest.fixture(scope="module")
+def pair_blend(addon, blender, tmp_path_factory):
+    bpy = blender
+    bpy.ops.wm.read_homefile(use_empty=True)
+    import_photo(bpy, SCENE / "photo.jpg").people = 2
+    assert bpy.ops.golden_score.detect_fighters() == {"FINISHED"}
+    path = tmp_path_factory.mktemp("pair") / "pair.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
+    return path
+
+
+@pytest.fixture
+def pair(pair_blend, blender):
+    blender.ops.wm.open_mainfile(filepath=str(pair_blend))
+    return blender.context.scene
+
+
+def _scene_K(scene):
+    return np.array(json.loads((Path(scene.golden_score.result_dir) / "scene.json").read_text())["camera"]["K"])
+
+
+def test_both_fighters_arrive_as_rigs_over_the_photo(pair, blender, addon):
+    bpy = blender
+    assert set(addon.fighters.build.fighter_armatures(pair)) == {"tori", "uke"}
+    for role in ("tori", "uke"):
+        arrays = fighter_arrays(pair, role)
+        body = bpy.data.objects[f"{role.capitalize()} body"]
+        evaluated = body.evaluated_get(bpy.context.evaluated_depsgraph_get())
+        mesh = evaluated.to_mesh()
+        co = np.empty(len(mesh.vertices) * 3)
+        mesh.vertices.foreach_get("co", co)
+        evaluated.to_mesh_clear()
+        expected = world_points(pair, arrays["vertices"].astype(float))
+        world = np.array(body.matrix_world)
+        assert np.abs(co.reshape(-1, 3) @ world[:3, :3].T + world[:3, 3] - expected).max() < 1e-3
+        assert len(addon.fighters.guides.keypoint_empties(pair, role)) == 25
+        assert addon.fighters.guides.fighter_box(pair, role) is not None
+    colours = [tuple(bpy.data.materials[f"Golden Score {role}"].diffuse_color) for role in ("tori", "uke")]
+    assert colours[0] != colours[1]
+
+
+def test_statue_of_two_fighters_is_watertight(pair, blender, tmp_path):
+    path = tmp_path / "pair.stl"
+    assert blender.ops.golden_score.export_print(filepath=str(path)) == {"FINISHED"}
+    statue = trimesh.load(path)
+    assert statue.is_watertight and abs(np.ptp(statue.vertices[:, 2]) - pair.golden_score.print_height_mm) < 0.5
+
+
+@pytest.mark.slow
+def test_fit_keeps_the_roles_of_the_artists_boxes(pair, blender, addon):
+    guides = addon.fighters.guides
+    before = {role: guides.guide_keypoints(pair, pair.camera, role)[0] for role in ("tori", "uke")}
+    assert blender.ops.golden_score.fit_fighters() == {"FINISHED"}
+    K = _scene_K(pair)
+    for role in ("tori", "uke"):
+        fitted = project(K, fighter_arrays(pair, role)["keypoints3d"].astype(float))
+        sure = fighter_arrays(pair, role)["keypoint_confidence"] > 0
+        assert np.median(np.linalg.norm(fitted[sure] - before[role][sure], axis=1)) < 15, role
