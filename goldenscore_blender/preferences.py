@@ -36,6 +36,17 @@ def interpreter(context=None) -> tuple[str, str]:
     return "", "none yet: create an environment"
 
 
+def body_arguments(context) -> list[str]:
+    """The bridge's body-model options for reconstruct, from the preferences."""
+    prefs = addon_preferences(context)
+    if prefs.body_model == "anny":
+        return ["--body", "anny"]
+    if not prefs.smplx_folder:
+        raise JobError("SMPL-X needs your model files: set their folder in the add-on's preferences.")
+    args = ["--body", "smplx", "--model-folder", bpy.path.abspath(prefs.smplx_folder), "--gender", prefs.smplx_gender]
+    return args + (["--vposer", bpy.path.abspath(prefs.vposer)] if prefs.vposer else [])
+
+
 def bridge_interpreter(context) -> str:
     """The interpreter for a job, or a JobError that tells the artist what to do."""
     path, _ = interpreter(context)
@@ -52,7 +63,15 @@ class GoldenScorePreferences(bpy.types.AddonPreferences):
         description="Python with the bridge's dependencies (torch, anny, ...); empty: the environment "
                     "`python build.py` made, else the one created here")
     body_model: EnumProperty(
-        name="Body model", items=[("anny", "Anny", "Free parametric body (Apache-2.0 code, CC0 assets)")])
+        name="Body model",
+        items=[("anny", "Anny", "Free parametric body (Apache-2.0 code, CC0 assets): results may be sold"),
+               ("smplx", "SMPL-X", "Your own SMPL-X model files (non-commercial research licence)")])
+    smplx_folder: StringProperty(name="SMPL-X models", subtype="DIR_PATH",
+                                 description="The folder holding SMPLX_NEUTRAL.npz (and _MALE, _FEMALE)")
+    smplx_gender: EnumProperty(name="Gender", default="neutral",
+                               items=[("neutral", "Neutral", ""), ("male", "Male", ""), ("female", "Female", "")])
+    vposer: StringProperty(name="VPoser checkpoint", subtype="FILE_PATH",
+                           description="Optional: a VPoser 2 checkpoint as the SMPL-X pose prior")
     device: EnumProperty(
         name="Device", default="auto",
         items=[("auto", "Auto", "CUDA when the bridge finds a GPU, else the CPU"),
@@ -71,6 +90,10 @@ class GoldenScorePreferences(bpy.types.AddonPreferences):
         if self.bridge_versions:
             layout.label(text=self.bridge_versions)
         layout.prop(self, "body_model")
+        if self.body_model == "smplx":
+            layout.prop(self, "smplx_folder")
+            layout.prop(self, "smplx_gender")
+            layout.prop(self, "vposer")
         layout.prop(self, "device")
 
 

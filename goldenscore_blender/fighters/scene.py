@@ -4,6 +4,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
+from ..bridge_client import JobError
 from ..coordinates import pixels, set_intrinsics, swap_camera_convention
 from ..properties import settings
 from ..results import read_result
@@ -18,6 +19,8 @@ def apply_result(context, folder, roles=None, guides: bool = False) -> list[str]
     scene_info, fighters = read_result(folder)  # everything is read before the scene changes
     scene = context.scene
     camera = settings(context).camera
+    if camera is None:
+        raise JobError("The photo camera was deleted while the bridge ran; import the photo again.")
     if context.mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")
     width, height = scene_info["image"]["width"], scene_info["image"]["height"]

@@ -19,7 +19,7 @@ from ..fighters.guides import box_rect, guide_keypoints, stroke_image, write_key
 from ..fighters.pose import write_artist_poses
 from ..fighters.scene import apply_result
 from ..locations import bridge_home
-from ..preferences import addon_preferences, bridge_interpreter
+from ..preferences import addon_preferences, body_arguments, bridge_interpreter
 from ..properties import ROLES, settings
 from ..results import copy_result, new_result_folder
 
@@ -68,8 +68,7 @@ class _ReconstructOperator(BridgeOperator):
         self.out = new_result_folder(photo.name)
         self.inputs = inputs = _inputs_folder(self.out)
         args = ["reconstruct", str(photo), "--out", str(self.out), "--people", str(state.people),
-                "--focal-35mm", f"{focal_35mm(state.camera.data, scene):.4f}",
-                "--body", addon_preferences(context).body_model]
+                "--focal-35mm", f"{focal_35mm(state.camera.data, scene):.4f}", *body_arguments(context)]
         roles = ROLES[:state.people]
         for role in roles:
             rect = box_rect(scene, state.camera, role)
