@@ -145,11 +145,11 @@ class MeshRenderer:
         mi, dr, params, scene = self.mi, self.dr, self.params, self.scene
 
         @dr.wrap(source="torch", target="drjit")
-        def render(positions, colours, seed: int):
+        def render(positions, colours, seed: int, spp: int):
             params["body.vertex_positions"] = dr.ravel(positions)
             params["body.vertex_color"] = dr.ravel(colours)
             params.update()
-            return mi.render(scene, params, seed=seed)
+            return mi.render(scene, params, seed=seed, spp=spp)
 
         return render
 
@@ -165,9 +165,11 @@ class MeshRenderer:
         ray.maxt = mi.Float(distance * (1.0 - 1e-4) - 2e-3)  # stop just short of the vertex's own surface
         return ~np.array(self.scene.ray_test(ray), dtype=bool)
 
-    def render(self, vertices: torch.Tensor, colours: torch.Tensor | None = None) -> torch.Tensor:
+    def render(self, vertices: torch.Tensor, colours: torch.Tensor | None = None,
+               samples: int = SAMPLES_PER_PIXEL) -> torch.Tensor:
+        """`samples` per pixel: few while optimising (noise averages out over steps), more to measure."""
         if colours is None:
             colours = torch.ones_like(vertices)
         self.renders += 1  # a new seed each time: noise that averages out rather than a fixed bias
-        image = self._render(vertices.float().contiguous(), colours.float().contiguous(), self.renders)
+        image = self._render(vertices.float().contiguous(), colours.float().contiguous(), self.renders, samples)
         return image.to(vertices.device)
