@@ -48,3 +48,16 @@ def match_people(fitted_2d: list[np.ndarray], true_2d: np.ndarray) -> list[int]:
     for r, c in zip(rows, cols):
         matched[r] = int(c)
     return matched
+
+
+def image_error_percent(rendered: np.ndarray, target: np.ndarray) -> float:
+    """The paper's image error: squared differences summed, as a percentage of H x W x C."""
+    difference = np.clip(rendered, 0, 1) - np.clip(target, 0, 1)
+    return float((difference**2).sum() / difference.size * 100.0)
+
+
+def silhouette_error(rendered: np.ndarray, mask: np.ndarray, weight: np.ndarray) -> float:
+    """1 - IoU between the rendered silhouette (covered over half) and the mask, where it counts."""
+    body, mask, counted = rendered > 0.5, mask > 0.5, weight > 0
+    union = ((body | mask) & counted).sum()
+    return float(1.0 - ((body & mask) & counted).sum() / union) if union else 0.0

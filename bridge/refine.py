@@ -38,6 +38,7 @@ from .camera import project
 from .errors import BridgeError
 from .fit import gmof
 from .keypoints import CONFIDENT
+from .metrics import image_error_percent, silhouette_error
 from .render import MeshRenderer, View
 
 Progress = Callable[..., None]
@@ -203,19 +204,6 @@ def _adjacent_faces(faces: np.ndarray) -> torch.Tensor:
 
     mesh = trimesh.Trimesh(np.zeros((int(faces.max()) + 1, 3)), faces, process=False)
     return torch.as_tensor(np.array(mesh.face_adjacency), dtype=torch.long)
-
-
-def image_error_percent(rendered: np.ndarray, target: np.ndarray) -> float:
-    """The paper's image error: squared differences summed, as a percentage of H x W x C."""
-    difference = np.clip(rendered, 0, 1) - np.clip(target, 0, 1)
-    return float((difference**2).sum() / difference.size * 100.0)
-
-
-def silhouette_error(rendered: np.ndarray, mask: np.ndarray, weight: np.ndarray) -> float:
-    """1 - IoU between the rendered silhouette (covered over half) and the mask, where it counts."""
-    body, mask, counted = rendered > 0.5, mask > 0.5, weight > 0
-    union = ((body | mask) & counted).sum()
-    return float(1.0 - ((body & mask) & counted).sum() / union) if union else 0.0
 
 
 def _preview(path: Path, rendered: np.ndarray, target: np.ndarray) -> str:

@@ -14,8 +14,8 @@ def hinge(bone: str, head: torch.Tensor, child_head: torch.Tensor, motion, max_a
     """The hinge at `bone` whose positive angle swings its child (from `head` towards
     `child_head`) in the direction `motion`: the axis is direction x motion, in the rest frame
     the body's pose rotations are expressed in."""
-    direction = (child_head - head).to(torch.float64)
-    axis = torch.linalg.cross(direction, torch.tensor(motion, dtype=torch.float64))
+    direction = child_head - head
+    axis = torch.linalg.cross(direction, torch.tensor(motion, dtype=direction.dtype))
     axis = axis / axis.norm()
     return Hinge(bone, tuple(float(a) for a in axis), max_angle)
 
