@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 import signal
 import sys
 
@@ -55,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="move the mesh's vertices instead of the pose (the paper's first experiment)")
     ref.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to render")
     ref.add_argument("--events", action="store_true", help="JSON-line events on stdout instead of a bar")
+    contact = commands.add_parser("resolve-contact", help="move two fighters apart where they pass through each other")
+    contact.add_argument("scene", help="result folder with two fighters (replaced as a whole when done)")
+    contact.add_argument("--out", help="write the result to this folder instead")
+    contact.add_argument("--steps", type=int, default=60, help="optimisation steps")
+    contact.add_argument("--events", action="store_true", help="JSON-line events on stdout instead of a bar")
     commands.add_parser("info", help="versions and which renderers work, as one JSON line")
     commands.add_parser("warmup", help="build the body model cache once")
     return parser
@@ -95,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     reporter = Reporter(job=args.command, events=args.events)
     try:
-        done = _refine(args, reporter) if args.command == "refine" else _reconstruct(args, reporter)
+        jobs = {"reconstruct": _reconstruct, "refine": _refine, "resolve-contact": _resolve_contact}
+        done = jobs[args.command](args, reporter)
     except BridgeError as err:
         reporter.error(err.code, err.message, err.hint)
         print(err.line(), file=sys.stderr)
@@ -111,9 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+@dataclass
 class _Done:
-    def __init__(self, line: str, warnings: list[str]):
-        self.line, self.warnings = line, warnings
+    """What a finished job tells the person at the terminal."""
+
+    line: str
+    warnings: list[str]
 
 
 def _reconstruct(args, reporter) -> _Done:
@@ -150,3 +160,10 @@ def _refine(args, reporter) -> _Done:
     changes = "; ".join(f"{role}: silhouette error {s.silhouette_error[0]:.3f} -> {s.silhouette_error[1]:.3f}, "
                         f"{s.iterations_per_second:.1f} it/s" for role, s in report.stats.items())
     return _Done(f"done: refined; result in {args.out or args.scene} ({changes})", report.warnings)
+
+
+def _resolve_contact(args, reporter) -> _Done:
+    from .scene_jobs import resolve_contact_scene
+
+    report = resolve_contact_scene(args.scene, args.out, steps=args.steps, reporter=reporter)
+    return _Done(f"done: contact resolved; result in {args.out or args.scene}", report.warnings)

@@ -79,6 +79,14 @@ def gmof(residual_sq: torch.Tensor, sigma: float) -> torch.Tensor:
     return sigma**2 * residual_sq / (sigma**2 + residual_sq)
 
 
+def keypoint_loss(pixels: torch.Tensor, points: torch.Tensor, confidence: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Robust reprojection error of one body's keypoints, weighted by confidence squared and
+    scaled so a far-off point costs about 1 (what refinement and resolve-contact hold to)."""
+    residual_sq = ((pixels - points) ** 2).sum(-1)
+    weight = confidence**2
+    return (weight * gmof(residual_sq, sigma)).sum() / weight.sum().clamp(min=1e-6) / sigma**2
+
+
 def facing_yaws(points: np.ndarray, conf: np.ndarray) -> list[float]:
     """Candidate rotations about the vertical: the one the shoulders' left-right order says,
     and its flip too when the shoulders are close together in the image."""

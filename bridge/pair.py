@@ -93,14 +93,14 @@ class PairTerms:
         return total
 
 
-def pair_terms(fits, people, faces: np.ndarray, K: np.ndarray, width: int, height: int,
+def pair_terms(vertices: list[np.ndarray], people, faces: np.ndarray, K: np.ndarray, width: int, height: int,
                grips: bool = True) -> PairTerms:
-    """The joint stage's terms from two separate fits: which wrists lie on the other's
-    silhouette in the photo (grips; none when `grips` is off)."""
+    """The joint stage's terms for two bodies (their vertices as they stand): which wrists lie
+    on the other's silhouette in the photo (grips; none when `grips` is off)."""
     held = []
     if grips:
         for person, target in enumerate(people):
-            other = silhouette_mask(K, fits[1 - person].output.vertices[0].numpy(), faces, width, height)
+            other = silhouette_mask(K, vertices[1 - person], faces, width, height)
             for wrist in WRISTS:
                 x, y = target.points[wrist]
                 if (target.confidence[wrist] >= CONFIDENT and 0 <= x < width and 0 <= y < height

@@ -99,7 +99,7 @@ def reconstruct(photo_path, out_dir, people: int = 1, keypoints_file=None, focal
     with _timed(seconds, "fit"):
         if second is None:
             fits = fit_people(body, targets, K, image_size, settings, reporter.progress, should_stop,
-                              pair=lambda separate: pair_terms(separate, targets, faces, K, photo.width, photo.height,
+                              pair=lambda separate: pair_terms([f.output.vertices[0].numpy() for f in separate], targets, faces, K, photo.width, photo.height,
                                                                grips))
         else:
             K_uke, _ = _camera(second, None, warnings)

@@ -36,7 +36,7 @@ import torch
 from .body import BodyModel
 from .camera import project
 from .errors import BridgeError
-from .fit import gmof
+from .fit import keypoint_loss
 from .keypoints import CONFIDENT
 from .metrics import image_error_percent, silhouette_error
 from .render import MeshRenderer, View
@@ -117,7 +117,7 @@ def part_bones(body: BodyModel, part: str | None, bones: list[str] | None) -> li
     return sorted(set(chosen), key=body.bone_names.index)
 
 
-class _Deltas:
+class PoseChanges:
     """The optimised changes from the starting state; bones not listed never move."""
 
     def __init__(self, body: BodyModel, start: FighterState, bones: list[str], orientation: bool, shape: bool):
@@ -271,7 +271,7 @@ def refine_fighter(body: BodyModel, start: FighterState, target: RefineTarget, K
         conf = conf * part_points
 
     orientation = settings.orientation and movable is None
-    deltas = _Deltas(body, start, movable if movable is not None else
+    deltas = PoseChanges(body, start, movable if movable is not None else
                      body.free_bones + [h.bone for h in body.hinges], orientation, settings.shape and movable is None)
     offsets = None
     if settings.raw_vertices:
@@ -331,10 +331,7 @@ def refine_fighter(body: BodyModel, start: FighterState, target: RefineTarget, K
             loss = loss + settings.rgb_weight * (weight_t[..., None] * (rendered.clamp(0, 1) - photo_t) ** 2).sum() \
                 / (3 * mask_area)
         if settings.keypoint_weight > 0 and conf_t.sum() > 0:
-            pixels = project(K_view, keypoints)
-            residual = ((pixels - points_t) ** 2).sum(-1)
-            loss = loss + settings.keypoint_weight * (conf_t**2 * gmof(residual, sigma)).sum() / (conf_t**2).sum() \
-                / sigma**2
+            loss = loss + settings.keypoint_weight * keypoint_loss(project(K_view, keypoints), points_t, conf_t, sigma)
         if offsets is not None:
             loss = loss + settings.normal_weight * _normal_consistency(vertices, faces_t, face_pairs)
         else:

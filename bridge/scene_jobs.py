@@ -11,12 +11,17 @@ import torch
 
 from .assemble import fighter_arrays, front_role, result_overlay
 from .body import load_recorded_body
+from .camera import project
+from .contact import interpenetration_m
 from .errors import BridgeError
-from .fit import FIT_THREADS
+from .fit import FIT_THREADS, FitSettings, PersonTarget, keypoint_loss
 from .image_io import load_photo
 from .isolate import check_rect, grabcut_mask
+from .keypoints import CONFIDENT
+from .pair import pair_terms
 from .progress import Reporter
-from .refine import FighterState, RefineSettings, RefineStats, RefineTarget, part_bones, preview_folder, refine_fighter
+from .refine import (FighterState, PoseChanges, RefineSettings, RefineStats, RefineTarget, part_bones, preview_folder,
+                     refine_fighter)
 from .results import SceneResult, read_result, write_result
 
 
@@ -136,6 +141,73 @@ def refine_scene(folder, out_dir=None, roles: list[str] | None = None, part: str
     paths, _ = write_scene(result, out_dir or folder, photo, K, body, states, _masks(result, photo), record)
     reporter.result(paths, warnings=warnings, refine=record["refine"])
     return SceneJobReport(paths, stats, time.perf_counter() - began, warnings)
+
+
+def resolve_contact(body, states: list[FighterState], points: list[np.ndarray], confidence: list[np.ndarray],
+                    K: np.ndarray, width: int, height: int, steps: int = 60, settings: FitSettings = FitSettings(),
+                    progress=None, should_stop=None) -> list[FighterState]:
+    """Move two bodies, from where they stand, until they no longer pass through each other and
+    a hand that lies on the other fighter in the photo holds the other's body, while their
+    keypoints stay on the photo's and their pose near where it started."""
+    torch.set_num_threads(FIT_THREADS)
+    faces = body.faces.numpy()
+    bones = body.free_bones + [h.bone for h in body.hinges]
+    changes = [PoseChanges(body, state, bones, orientation=True, shape=False) for state in states]
+    with torch.no_grad():
+        standing = [body.forward(s.shape[None], s.pose[None], s.transl[None]).vertices[0].numpy() for s in states]
+    people = [PersonTarget(p, c) for p, c in zip(points, confidence)]
+    terms = pair_terms(standing, people, faces, K, width, height)
+    groups = [g for c in changes for g in c.parameter_groups(settings.pair_learning_rate)]
+    optimiser = torch.optim.Adam(groups)
+    K_t = torch.as_tensor(K, dtype=torch.float32)
+    targets = [(torch.as_tensor(p, dtype=torch.float32),
+                torch.as_tensor(np.where(c >= CONFIDENT, c, 0.0), dtype=torch.float32)) for p, c in zip(points, confidence)]
+    sigma = settings.robust_scale[-1] * max(width, height)
+    for step in range(steps):
+        if should_stop and should_stop():
+            raise BridgeError("cancelled", "Resolving the contact was cancelled.", "")
+        optimiser.zero_grad()
+        shapes, poses, transls = zip(*(c.state() for c in changes))
+        out = body.forward(torch.stack(shapes), torch.stack(poses), torch.stack(transls))
+        loss = terms.loss(out, settings)
+        for index, (target, conf) in enumerate(targets):
+            loss = loss + keypoint_loss(project(K_t, out.keypoints[index]), target, conf, sigma)
+            loss = loss + settings.pose_prior[-1] * changes[index].prior()
+        loss.backward()
+        optimiser.step()
+        for c in changes:
+            c.clamp()
+        if progress is not None:
+            progress("contact", step + 1, steps, float(loss.detach()))
+    with torch.no_grad():
+        return [FighterState(*c.state()) for c in changes]
+
+
+def resolve_contact_scene(folder, out_dir=None, steps: int = 60, reporter: Reporter | None = None,
+                          should_stop=None) -> SceneJobReport:
+    """resolve_contact on a result folder (from the artist's poses where the add-on left them)."""
+    reporter = reporter or Reporter()
+    began = time.perf_counter()
+    result, photo, K, body = _load(folder)
+    roles = list(result.fighters)
+    if len(roles) != 2:
+        raise BridgeError("needs_two_fighters", f"The result in {folder} holds {len(roles)} fighter(s); resolving "
+                          "contact needs two.", "Reconstruct the photo with --people 2.")
+    if "photos" in result.scene:
+        raise BridgeError("contact_two_photos", "These fighters come from two photos; their keypoints do not share "
+                          "one camera.", "They were already placed touching; adjust them in Blender.")
+    states = [start_state(body, result, role) for role in roles]
+    moved = resolve_contact(body, states, [result.fighters[r]["keypoints2d"] for r in roles],
+                            [result.fighters[r]["keypoint_confidence"] for r in roles], K, photo.width, photo.height,
+                            steps, progress=reporter.progress, should_stop=should_stop)
+    masks = _masks(result, photo)
+    with torch.no_grad():
+        vertices = [body.forward(s.shape[None], s.pose[None], s.transl[None]).vertices[0].numpy() for s in moved]
+    overlap = interpenetration_m(vertices[0].astype(float), vertices[1].astype(float), body.faces.numpy())
+    record = {"contact": {"interpenetration_mm": round(1000 * overlap, 1), "steps": steps}}
+    paths, _ = write_scene(result, out_dir or folder, photo, K, body, dict(zip(roles, moved)), masks, record)
+    reporter.result(paths, contact=record["contact"])
+    return SceneJobReport(paths, {}, time.perf_counter() - began, [])
 
 
 def stats_json(stats: RefineStats) -> dict:

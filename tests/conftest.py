@@ -1,3 +1,5 @@
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,3 +27,21 @@ def sample_truth():
     import numpy as np
 
     return dict(np.load(SAMPLE / "truth.npz"))
+
+
+def run_bridge(*args, cwd=ROOT, env=None, timeout=600):
+    """`python -m bridge ARGS` as a user (or the add-on) runs it."""
+    return subprocess.run([sys.executable, "-m", "bridge", *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def fitted_sample(tmp_path_factory):
+    """A result folder of the sample photo (one fighter), for the jobs that start from one."""
+    from bridge.progress import Reporter
+    from bridge.reconstruct import reconstruct
+
+    out = tmp_path_factory.mktemp("fitted") / "sample"
+    with open(os.devnull, "w") as quiet:
+        reconstruct(SAMPLE / "photo.jpg", out, reporter=Reporter(stream=quiet))
+    return out

@@ -1,18 +1,11 @@
 """The headless main job as a user runs it: exit codes, one clear line, nothing half-written."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, SAMPLE
-
-
-def run_bridge(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "bridge", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+from conftest import ROOT, SAMPLE, run_bridge
 
 
 def error_lines(stderr: str):

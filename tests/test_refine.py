@@ -3,15 +3,12 @@ bridge's camera, refinement brings a disturbed pose back to the photo, selective
 leaves the rest of the body alone, and the commands behave."""
 import json
 import os
-import subprocess
-import sys
-
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, run_bridge
 from bridge.camera import project
 from bridge.refine import FighterState, RefineSettings, RefineTarget, part_bones, refine_fighter
 from bridge.render import MeshRenderer, View
@@ -135,19 +132,6 @@ def test_artist_pose_round_trip(body, scene):
     assert (again.vertices - out.vertices).abs().max() < 1e-4
 
 
-def _bridge(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "bridge", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          env=env, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def fitted_sample(tmp_path_factory):
-    out = tmp_path_factory.mktemp("refine") / "sample"
-    done = _bridge("reconstruct", ROOT / "assets" / "sample" / "photo.jpg", "--out", out)
-    assert done.returncode == 0, done.stderr
-    return out
-
-
 def test_refine_command_starts_from_the_artist_pose_and_previews(fitted_sample, body, tmp_path):
     with np.load(fitted_sample / "fighter_tori.npz") as data:
         fitted = {k: data[k] for k in data.files}
@@ -156,10 +140,10 @@ def test_refine_command_starts_from_the_artist_pose_and_previews(fitted_sample, 
     out = body.forward(torch.as_tensor(fitted["shape"])[None], torch.as_tensor(artist_pose)[None],
                        torch.as_tensor(fitted["transl"])[None])
     scene_dir = tmp_path / "scene"
-    done = _bridge("refine", fitted_sample, "--out", scene_dir, "--iterations", "1")
+    done = run_bridge("refine", fitted_sample, "--out", scene_dir, "--iterations", "1")
     assert done.returncode == 0, done.stderr
     np.savez(scene_dir / "artist_pose_tori.npz", bone_poses=out.bone_poses[0].numpy())
-    done = _bridge("refine", scene_dir, "--iterations", "12", "--resolution", "128", "--events")
+    done = run_bridge("refine", scene_dir, "--iterations", "12", "--resolution", "128", "--events")
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     previews = [e["preview"] for e in events if e["type"] == "progress" and "preview" in e]
@@ -177,7 +161,7 @@ def test_refine_command_starts_from_the_artist_pose_and_previews(fitted_sample, 
 
 
 def test_refine_of_a_folder_without_a_result_says_so(tmp_path):
-    done = _bridge("refine", tmp_path, "--events")
+    done = run_bridge("refine", tmp_path, "--events")
     assert done.returncode == 1
     assert json.loads(done.stdout.splitlines()[-1])["code"] == "result_missing"
     assert "reconstruct" in done.stderr
@@ -188,7 +172,7 @@ def test_without_mitsuba_fitting_works_and_refinement_says_what_to_install(fitte
     blocker.mkdir()
     (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['mitsuba'] = None\n")
     env = dict(os.environ, PYTHONPATH=str(blocker))
-    done = _bridge("refine", fitted_sample, "--out", tmp_path / "out", env=env)
+    done = run_bridge("refine", fitted_sample, "--out", tmp_path / "out", env=env)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("error: Refinement needs the Mitsuba 3 renderer")
     assert "pip install mitsuba" in done.stderr
@@ -197,7 +181,7 @@ def test_without_mitsuba_fitting_works_and_refinement_says_what_to_install(fitte
 
 def test_a_missing_llvm_is_named_with_the_fix(fitted_sample, tmp_path):
     env = dict(os.environ, DRJIT_LIBLLVM_PATH=str(tmp_path / "libLLVM-missing.so"))
-    done = _bridge("refine", fitted_sample, "--out", tmp_path / "out", "--device", "cpu", env=env)
+    done = run_bridge("refine", fitted_sample, "--out", tmp_path / "out", "--device", "cpu", env=env)
     assert done.returncode == 1
     assert "libllvm19" in done.stderr
     assert not (tmp_path / "out").exists()
