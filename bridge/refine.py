@@ -249,26 +249,10 @@ def refine_fighter(body: BodyModel, start: FighterState, target: RefineTarget, K
     conf = conf * inside
 
     skin = None if skin_weights is None else np.asarray(skin_weights).argmax(axis=1)  # each vertex's main bone
-    movable = bones
-    if movable is not None or window is not None:
-        moving_set = set(movable) if movable is not None else set(body.free_bones) | {h.bone for h in body.hinges}
-        if window is not None and skin is not None:  # only what the framing sees moves
-            seen = project(view.K, start_vertices.numpy())
-            in_view = (seen[:, 0] >= 0) & (seen[:, 1] >= 0) & (seen[:, 0] < view.width) & (seen[:, 1] < view.height)
-            seen_bones = {body.bone_names[j] for j in np.unique(skin[in_view])}
-            moving_set = {b for b in moving_set if b in seen_bones or _has_seen_descendant(body, b, seen_bones)}
-        movable = sorted(moving_set, key=body.bone_names.index)
+    movable = _moving_bones(body, bones, window, skin, view, start_vertices)
     if movable is not None and skin is not None:
-        # Only this part's pixels count: near where its vertices are rendered, and its keypoints.
-        part_vertices = np.isin(skin, [body.bone_names.index(b) for b in _with_descendants(body, movable)])
-        colours = torch.zeros(len(start_vertices), 3)
-        colours[torch.as_tensor(part_vertices)] = 1.0
-        part_map = renderer.render(start_vertices, colours)[..., 0].numpy() > 0.25
-        radius = max(2, round(0.06 * max(view.width, view.height)))
-        near = cv2.dilate(part_map.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
-        weight = weight * near
-        part_points = _part_keypoints(body, start_vertices.numpy(), part_vertices)
-        conf = conf * part_points
+        near, on_part = _part_region(body, movable, skin, renderer, start_vertices)
+        weight, conf = weight * near, conf * on_part
 
     orientation = settings.orientation and movable is None
     deltas = PoseChanges(body, start, movable if movable is not None else
@@ -385,11 +369,34 @@ def _has_seen_descendant(body: BodyModel, bone: str, seen: set[str]) -> bool:
     return any(b in seen for b in _with_descendants(body, [bone]))
 
 
-def _part_keypoints(body: BodyModel, vertices: np.ndarray, part_vertices: np.ndarray) -> np.ndarray:
-    """(25,) 1 for the keypoints that sit on the part (most of their regression weight on it)."""
+def _moving_bones(body: BodyModel, bones, window, skin, view: View, vertices: torch.Tensor) -> list[str] | None:
+    """The bones a refinement moves: the chosen ones, and with a framing only those it sees
+    (or that carry what it sees); None for the whole body."""
+    if bones is None and window is None:
+        return None
+    moving = set(bones) if bones is not None else set(body.free_bones) | {h.bone for h in body.hinges}
+    if window is not None and skin is not None:
+        seen = project(view.K, vertices.numpy())
+        in_view = (seen[:, 0] >= 0) & (seen[:, 1] >= 0) & (seen[:, 0] < view.width) & (seen[:, 1] < view.height)
+        seen_bones = {body.bone_names[j] for j in np.unique(skin[in_view])}
+        moving = {b for b in moving if b in seen_bones or _has_seen_descendant(body, b, seen_bones)}
+    return sorted(moving, key=body.bone_names.index)
+
+
+def _part_region(body: BodyModel, bones: list[str], skin: np.ndarray, renderer: MeshRenderer,
+                 vertices: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Where a part's loss counts: pixels near where its vertices render now, and (25,) 1 for
+    the keypoints that sit on it (most of their regression weight on its vertices)."""
+    part_vertices = np.isin(skin, [body.bone_names.index(b) for b in _with_descendants(body, bones)])
+    colours = torch.zeros(len(vertices), 3)
+    colours[torch.as_tensor(part_vertices)] = 1.0
+    part_map = renderer.render(vertices, colours)[..., 0].numpy() > 0.25
+    view = renderer.view
+    radius = max(2, round(0.06 * max(view.width, view.height)))
+    near = cv2.dilate(part_map.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
     regressor = body.body25_regressor.numpy()
     on_part = (regressor * part_vertices[None]).sum(1) / np.clip(regressor.sum(1), 1e-9, None)
-    return (on_part > 0.5).astype(np.float32)
+    return near.astype(np.float32), (on_part > 0.5).astype(np.float32)
 
 
 def preview_folder(job: str) -> Path:

@@ -37,6 +37,7 @@ class BodyModel(Protocol):
     free_bones: list[str]  # bones the keypoint fit rotates freely (besides the root)
     hinges: list[Hinge]
     torso_bones: list[str]
+    body25_regressor: torch.Tensor  # (25, V): BODY_25 keypoints as weighted sums of vertices
     parts: dict[str, list[str]]  # named groups of bones ("legs", "arms", ...) for selective refinement
 
     # A learned prior on whole poses (B, J, 3) -> (B,) that replaces the fit's L2 prior on the
