@@ -10,14 +10,19 @@ error 1 - IoU, before 0.202, PA-MPJPE before 45.1 mm; the two-fighter scenes are
 - Parameters are *changes* from the starting pose (the keypoint fit, or the artist's own pose
   from Blender), composed onto each bone's rotation; knees and elbows stay one-way hinges.
 - The prior is L2 on those changes, not on the pose itself (the paper's prior towards the rest
-  pose would pull a throw back towards standing; not measured). Its weight is 0.03: the paper's 3 held the pose so
-  tightly that the silhouette error only fell to 0.156 (PA 45.8 mm), against 0.083 (39.6 mm).
-- Adam, not the paper's SGD with momentum 0.9: SGD reached 0.092 (43.7 mm) at the same step
-  size and threw the body away (error 1.0) at ten times it: one step size does not suit both
-  the root and a forearm, which Adam's per-parameter scaling absorbs.
-- The RGB loss is off by default (`rgb_weight`): its texture is the photo sampled under the
-  starting fit, so it partly holds the body where it started; with it the silhouette error fell
-  to 0.102 (41.0 mm) and even the image error ended higher (0.25% against 0.19%).
+  pose would pull a throw back towards standing; not measured). Its weight is 0.3. The paper's 3
+  held the pose so tightly that the silhouette error only fell to 0.156 (PA 45.8 mm); 0.03 gave
+  0.083 (39.6 mm) here, 0.3 gives 0.110 (42.9 mm). On the 13 fighters of the judo scenes, whose
+  masks and keypoints are worse, 0.3 kept PA-MPJPE from getting worse by more than 13 mm for
+  anyone (mean 166.6 -> 161.8 mm, silhouette error -39%), where 0.03 let one fighter drift by
+  31 mm (mean -> 163.6 mm, silhouette error -42%).
+- Adam, not the paper's SGD with momentum 0.9 (both with prior 0.03): SGD reached 0.092
+  (43.7 mm) at the same step size and threw the body away (error 1.0) at ten times it: one
+  step size does not suit both the root and a forearm, which Adam's per-parameter scaling absorbs.
+- The RGB loss is off by default (`rgb_weight`; measured with prior 0.03): its texture is the
+  photo sampled under the starting fit, so it partly holds the body where it started; with it
+  the silhouette error fell to 0.102 (41.0 mm) and even the image error ended higher (0.25%
+  against 0.19%).
 - Pixels covered only by the other fighter's mask count for nothing: the fighter may or may
   not be behind them, and the photo cannot say.
 - Selective refinement: by body part, only that part's bones move and only pixels near that
@@ -60,7 +65,7 @@ class RefineSettings:
     silhouette_weight: float = 1.0
     rgb_weight: float = 0.0
     keypoint_weight: float = 1.0
-    prior_weight: float = 0.03
+    prior_weight: float = 0.3
     # The keypoint term's robust scale, as a fraction of the view's longer side.
     keypoint_sigma: float = 0.05
     orientation: bool = True  # the body's global orientation and placement may move

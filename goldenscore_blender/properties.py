@@ -38,7 +38,7 @@ class GoldenScoreSettings(bpy.types.PropertyGroup):
         items=[("legs", "Legs", ""), ("arms", "Arms", ""), ("torso", "Torso", ""), ("head", "Head", "")])
     iterations: IntProperty(name="Iterations", default=50, min=1, max=2000,
                             description="Optimisation steps of the refinement")
-    prior_weight: FloatProperty(name="Prior weight", default=3.0, min=0.0, soft_max=20.0,
+    prior_weight: FloatProperty(name="Prior weight", default=0.3, min=0.0, soft_max=20.0,
                                 description="How strongly the refinement keeps the pose natural")
     print_height_mm: FloatProperty(name="Height (mm)", default=150.0, min=10.0, soft_max=1000.0,
                                    description="Height of the printed statue, base plate included")
