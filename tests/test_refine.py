@@ -74,9 +74,9 @@ def test_refinement_brings_a_disturbed_pose_back_to_the_photo(body, scene):
     state, stats = refine_fighter(body, start, _target(truth, rgb, masks, 0), truth["K"], FAST, device="cpu")
     before, after = stats.silhouette_error
     assert after < 0.8 * before, stats
-    true_joints = truth["keypoints3d"][0]
-    error = lambda s: np.linalg.norm(_joints(body, s) - true_joints, axis=1).mean()  # noqa: E731
-    assert error(state) < error(start)
+    arm = [6, 7]  # left elbow and wrist, the joints the disturbance moved
+    error = lambda s: np.linalg.norm(_joints(body, s)[arm] - truth["keypoints3d"][0][arm], axis=1).mean()  # noqa: E731
+    assert error(state) < 0.7 * error(start), (error(start), error(state))
 
 
 def test_refining_only_the_legs_leaves_the_upper_body_where_it_was(body, scene):
