@@ -65,10 +65,11 @@ class _ReconstructOperator(BridgeOperator):
         photo = Path(bpy.path.abspath(state.photo_path))
         if not photo.is_file():
             raise JobError(f"The photo file {photo} is missing; import the photo again.")
+        body = body_arguments(context)  # may refuse: before any folder is made
         self.out = new_result_folder(photo.name)
         self.inputs = inputs = _inputs_folder(self.out)
         args = ["reconstruct", str(photo), "--out", str(self.out), "--people", str(state.people),
-                "--focal-35mm", f"{focal_35mm(state.camera.data, scene):.4f}", *body_arguments(context)]
+                "--focal-35mm", f"{focal_35mm(state.camera.data, scene):.4f}", *body]
         roles = ROLES[:state.people]
         for role in roles:
             rect = box_rect(scene, state.camera, role)
