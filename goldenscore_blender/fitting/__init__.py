@@ -88,9 +88,10 @@ class _ReconstructOperator(BridgeOperator):
 
     def build(self, context, job):
         shutil.rmtree(self.inputs, ignore_errors=True)
-        chosen = settings(context).fighters
-        roles = apply_result(context, self.out, None if chosen == "BOTH" else [chosen], guides=self.build_guides)
-        warnings = job.result.get("warnings") or []
+        chosen = settings(context).fighters  # Fit may rebuild one fighter; Detect starts over with all
+        only = None if chosen == "BOTH" or self.build_guides else [chosen]
+        roles = apply_result(context, self.out, only, guides=self.build_guides)
+        warnings = (job.result or {}).get("warnings") or []
         self.report({"WARNING"} if warnings else {"INFO"},
                     "; ".join(warnings) or f"Built {' and '.join(roles)} from {self.out.name}")
 
