@@ -39,10 +39,17 @@ def addon(blender, extension_zip):
         blender.ops.preferences.addon_disable(module=MODULE)
 
 
+def fresh_file(bpy) -> None:
+    """An empty file with the extension enabled (other tests' factory resets disable it)."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    if MODULE not in bpy.context.preferences.addons:
+        bpy.ops.preferences.addon_enable(module=MODULE)
+
+
 @pytest.fixture
 def empty_scene(addon, blender):
-    """A fresh empty file, the extension still enabled and its preferences at their defaults."""
-    blender.ops.wm.read_homefile(use_empty=True)
+    """A fresh empty file, the extension enabled and its preferences at their defaults."""
+    fresh_file(blender)
     preferences = blender.context.preferences.addons[MODULE].preferences
     preferences.interpreter = ""
     return blender.context.scene
@@ -58,7 +65,7 @@ def detected_blend(addon, blender, tmp_path_factory):
     """The sample photo imported and its fighter detected by the add-on's operator (one bridge
     run per session), saved as a .blend that tests open."""
     bpy = blender
-    bpy.ops.wm.read_homefile(use_empty=True)
+    fresh_file(bpy)
     state = import_photo(bpy)
     state.people = 1
     assert bpy.ops.golden_score.detect_fighters() == {"FINISHED"}
@@ -70,6 +77,7 @@ def detected_blend(addon, blender, tmp_path_factory):
 @pytest.fixture
 def detected(detected_blend, blender):
     """A scene with the sample's fighter built by Detect Fighters."""
+    fresh_file(blender)
     blender.ops.wm.open_mainfile(filepath=str(detected_blend))
     return blender.context.scene
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import trimesh
-from blender_addon import fighter_arrays, import_photo, world_points
+from blender_addon import fighter_arrays, fresh_file, import_photo, world_points
 
 from bridge.camera import project
 
@@ -16,7 +16,7 @@ SCENE = Path(__file__).resolve().parents[1] / "assets" / "scenes" / "uchi-mata_t
 @pytest.fixture(scope="module")
 def pair_blend(addon, blender, tmp_path_factory):
     bpy = blender
-    bpy.ops.wm.read_homefile(use_empty=True)
+    fresh_file(bpy)
     import_photo(bpy, SCENE / "photo.jpg").people = 2
     assert bpy.ops.golden_score.detect_fighters() == {"FINISHED"}
     path = tmp_path_factory.mktemp("pair") / "pair.blend"
@@ -26,6 +26,7 @@ def pair_blend(addon, blender, tmp_path_factory):
 
 @pytest.fixture
 def pair(pair_blend, blender):
+    fresh_file(blender)
     blender.ops.wm.open_mainfile(filepath=str(pair_blend))
     return blender.context.scene
 
