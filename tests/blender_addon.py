@@ -60,26 +60,33 @@ def import_photo(bpy, path=SAMPLE_PHOTO):
     return bpy.context.scene.golden_score
 
 
-@pytest.fixture(scope="session")
-def detected_blend(addon, blender, tmp_path_factory):
-    """The sample photo imported and its fighter detected by the add-on's operator (one bridge
-    run per session), saved as a .blend that tests open."""
-    bpy = blender
+def detect_and_save(bpy, photo, people: int, folder) -> Path:
+    """A photo imported and its fighters detected by the add-on's operator (one bridge run),
+    saved as a .blend that tests reopen."""
     fresh_file(bpy)
-    state = import_photo(bpy)
-    state.people = 1
+    import_photo(bpy, photo).people = people
     assert bpy.ops.golden_score.detect_fighters() == {"FINISHED"}
-    path = tmp_path_factory.mktemp("detected") / "detected.blend"
+    path = Path(folder) / "detected.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
     return path
+
+
+def reopen(bpy, path):
+    """A fresh copy of a saved scene, so each test starts from the same one."""
+    fresh_file(bpy)
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    return bpy.context.scene
+
+
+@pytest.fixture(scope="session")
+def detected_blend(addon, blender, tmp_path_factory):
+    return detect_and_save(blender, SAMPLE_PHOTO, 1, tmp_path_factory.mktemp("detected"))
 
 
 @pytest.fixture
 def detected(detected_blend, blender):
     """A scene with the sample's fighter built by Detect Fighters."""
-    fresh_file(blender)
-    blender.ops.wm.open_mainfile(filepath=str(detected_blend))
-    return blender.context.scene
+    return reopen(blender, detected_blend)
 
 
 def fighter_arrays(scene, role="tori") -> dict:

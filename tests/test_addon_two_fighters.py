@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import trimesh
-from blender_addon import fighter_arrays, fresh_file, import_photo, world_points
+from blender_addon import detect_and_save, fighter_arrays, reopen, world_points
 
 from bridge.camera import project
 
@@ -15,20 +15,12 @@ SCENE = Path(__file__).resolve().parents[1] / "assets" / "scenes" / "uchi-mata_t
 
 @pytest.fixture(scope="module")
 def pair_blend(addon, blender, tmp_path_factory):
-    bpy = blender
-    fresh_file(bpy)
-    import_photo(bpy, SCENE / "photo.jpg").people = 2
-    assert bpy.ops.golden_score.detect_fighters() == {"FINISHED"}
-    path = tmp_path_factory.mktemp("pair") / "pair.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
-    return path
+    return detect_and_save(blender, SCENE / "photo.jpg", 2, tmp_path_factory.mktemp("pair"))
 
 
 @pytest.fixture
 def pair(pair_blend, blender):
-    fresh_file(blender)
-    blender.ops.wm.open_mainfile(filepath=str(pair_blend))
-    return blender.context.scene
+    return reopen(blender, pair_blend)
 
 
 def _scene_K(scene):
