@@ -98,9 +98,11 @@ def reconstruct(photo_path, out_dir, people: int = 1, keypoints_file=None, focal
     shifts = [torch.zeros(3)] * len(fighters)
     with _timed(seconds, "fit"):
         if second is None:
-            fits = fit_people(body, targets, K, image_size, settings, reporter.progress, should_stop,
-                              pair=lambda separate: pair_terms([f.output.vertices[0].numpy() for f in separate], targets, faces, K, photo.width, photo.height,
-                                                               grips))
+            def pair(separate):
+                standing = [fit.output.vertices[0].numpy() for fit in separate]
+                return pair_terms(standing, targets, faces, K, photo.width, photo.height, grips)
+
+            fits = fit_people(body, targets, K, image_size, settings, reporter.progress, should_stop, pair=pair)
         else:
             K_uke, _ = _camera(second, None, warnings)
             fits = [fit_people(body, [targets[0]], K, image_size, settings, reporter.progress, should_stop)[0],

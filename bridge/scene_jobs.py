@@ -60,20 +60,17 @@ def _load(folder) -> tuple[SceneResult, object, np.ndarray, object]:
     return result, photo, np.asarray(result.scene["camera"]["K"], dtype=np.float64), body
 
 
-def _masks(result: SceneResult, photo) -> dict[str, np.ndarray]:
+def _complete_masks(result: SceneResult, photo) -> dict[str, np.ndarray]:
     """Each fighter's mask: the one the result holds, else GrabCut from its keypoints (with the
-    other fighter's as background)."""
-    masks = {}
-    for role in result.fighters:
+    other fighter's as background), kept in `result.masks` so the rewritten result holds it."""
+    for role, arrays in result.fighters.items():
         if result.masks.get(role) is not None:
-            masks[role] = result.masks[role]
             continue
-        a = result.fighters[role]
-        others = [r for r in result.fighters if r != role]
-        other = None if not others else (result.fighters[others[0]]["keypoints2d"],
-                                         result.fighters[others[0]]["keypoint_confidence"])
-        masks[role] = result.masks[role] = grabcut_mask(photo.rgb, keypoints=(a["keypoints2d"], a["keypoint_confidence"]), other=other)
-    return masks
+        others = [a for r, a in result.fighters.items() if r != role]
+        other = (others[0]["keypoints2d"], others[0]["keypoint_confidence"]) if others else None
+        result.masks[role] = grabcut_mask(photo.rgb, keypoints=(arrays["keypoints2d"], arrays["keypoint_confidence"]),
+                                          other=other)
+    return result.masks
 
 
 def write_scene(result: SceneResult, out_dir, photo, K, body, states: dict[str, FighterState],
@@ -112,7 +109,7 @@ def refine_result(result: SceneResult, photo, K: np.ndarray, body, roles: list[s
         window, warning = check_rect(window, photo.width, photo.height, "the refinement window")
         warnings += [warning] if warning else []
     moving = part_bones(body, part, bones)
-    masks = _masks(result, photo)
+    masks = _complete_masks(result, photo)
     previews = preview_folder("refine")
     states, stats = {}, {}
     for role in chosen:
@@ -138,7 +135,7 @@ def refine_scene(folder, out_dir=None, roles: list[str] | None = None, part: str
                                             reporter.progress, should_stop)
     record = {"refine": {role: stats_json(s) for role, s in stats.items()},
               "warnings": result.scene.get("warnings", []) + warnings}
-    paths, _ = write_scene(result, out_dir or folder, photo, K, body, states, _masks(result, photo), record)
+    paths, _ = write_scene(result, out_dir or folder, photo, K, body, states, result.masks, record)
     reporter.result(paths, warnings=warnings, refine=record["refine"])
     return SceneJobReport(paths, stats, time.perf_counter() - began, warnings)
 
@@ -200,7 +197,7 @@ def resolve_contact_scene(folder, out_dir=None, steps: int = 60, reporter: Repor
     moved = resolve_contact(body, states, [result.fighters[r]["keypoints2d"] for r in roles],
                             [result.fighters[r]["keypoint_confidence"] for r in roles], K, photo.width, photo.height,
                             steps, progress=reporter.progress, should_stop=should_stop)
-    masks = _masks(result, photo)
+    masks = _complete_masks(result, photo)
     with torch.no_grad():
         vertices = [body.forward(s.shape[None], s.pose[None], s.transl[None]).vertices[0].numpy() for s in moved]
     overlap = interpenetration_m(vertices[0].astype(float), vertices[1].astype(float), body.faces.numpy())
