@@ -43,15 +43,16 @@ def fighter_arrays(body: BodyModel, shape: torch.Tensor, pose: torch.Tensor, tra
     }
 
 
-def front_role(arrays: dict[str, dict], masks: dict[str, np.ndarray | None], K: np.ndarray, width: int,
-               height: int) -> str:
-    """The role in front where the bodies overlap (the masks decide when both are known)."""
+def front_role(arrays: dict[str, dict], masks: dict[str, np.ndarray | None], K: np.ndarray, rgb: np.ndarray) -> str:
+    """The role in front where the bodies overlap (the photo decides where both masks are known
+    and it tells the fighters apart; bridge.pair.overlap_front)."""
     roles = list(arrays)
     if len(roles) == 1:
         return roles[0]
     faces = arrays[roles[0]]["faces"]
     known = None if any(masks.get(r) is None for r in roles) else [masks[r] for r in roles]
-    index, _ = overlap_front([arrays[r]["vertices"] for r in roles], faces, K, width, height, known)
+    height, width = rgb.shape[:2]
+    index, _ = overlap_front([arrays[r]["vertices"] for r in roles], faces, K, width, height, known, rgb)
     return roles[index] if index is not None else min(roles, key=lambda r: arrays[r]["transl"][2])
 
 

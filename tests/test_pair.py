@@ -64,9 +64,14 @@ def test_front_fighter_is_the_one_whose_mask_covers_the_overlap(body):
     assert front == 1 and overlap.any()  # by depth, without masks
     near_mask = silhouette_mask(K, near, faces, 256, 256).astype(bool)
     far_mask = silhouette_mask(K, far, faces, 256, 256).astype(bool) & ~near_mask
-    assert overlap_front([far, near], faces, K, 256, 256, [far_mask, near_mask])[0] == 1
+    rgb = np.full((256, 256, 3), 128, np.uint8)
+    rgb[far_mask], rgb[near_mask] = (40, 60, 200), (240, 240, 235)  # blue gi behind, white gi in front
+    assert overlap_front([far, near], faces, K, 256, 256, [far_mask, near_mask], rgb)[0] == 1
     # Masks that say the other way round win over the bodies' depths: the photo decides.
-    assert overlap_front([far, near], faces, K, 256, 256, [near_mask, far_mask])[0] == 0
+    assert overlap_front([far, near], faces, K, 256, 256, [near_mask, far_mask], rgb)[0] == 0
+    # A photo that cannot tell them apart (both gis white) leaves it to the depths.
+    rgb[far_mask] = rgb[near_mask][0]
+    assert overlap_front([far, near], faces, K, 256, 256, [near_mask, far_mask], rgb)[0] == 1
 
 
 def _person(neck, hip):
