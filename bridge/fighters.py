@@ -152,7 +152,8 @@ def _isolate_pair(rgb, targets: list[PersonTarget], hints: list[FighterHints | N
 REDETECT_ROUNDS = 2
 # A re-detection replaces the kept one only with this much less of it inside the other fighter's
 # mask; with no margin (19.9 / 12.0) or 0.05 (19.0 / 11.8; GrabCut's seed 0, against 19.3 / 11.6)
-# it took worse detections on fighters the candidates had already found well (tomoe-nage's tori 12 -> 20 px, uchi-mata's uke 21 -> 28).
+# it took worse detections on fighters the candidates had already found well (tomoe-nage's tori
+# 12 -> 20 px, uchi-mata's uke 21 -> 28).
 CLEARLY_MORE_DISTINCT = 0.1
 SETTLED = 0.05  # a round that moves both fighters less than this (a fraction of size) ends the loop
 
