@@ -28,6 +28,10 @@ from .progress import Reporter
 ROLES = ("tori", "uke")
 MIN_CONFIDENT_KEYPOINTS = 6
 UPRIGHT_MARGIN_DEGREES = 30.0  # a fighter this much further from upright than the other is uke
+OFF_THE_MAT = 0.5  # torso lengths (about 25 cm) one fighter's lowest foot is above the other's
+BACK_LEAN_MARGIN_DEGREES = 15.0  # a standing fighter this much further back-leaning than the other is uke
+STANDING_DEGREES = 45.0  # a fighter within this of upright has the head above the hips: the face says "forward"
+FACING_READABLE = 0.05  # torso lengths the nose must lie beyond the ears' midpoint to tell which way the face points
 
 
 @dataclass
@@ -106,13 +110,71 @@ def _upright_degrees(target: PersonTarget) -> float:
     return abs(math.degrees(math.atan2(up[0], -up[1])))
 
 
+def _torso_length(targets: list[PersonTarget]) -> float | None:
+    """The pair's mean neck-to-hips length in pixels: the body's size that a pose changes least."""
+    neck, hip = INDEX["neck"], INDEX["mid_hip"]
+    lengths = [float(np.linalg.norm(t.points[neck] - t.points[hip])) for t in targets
+               if min(t.confidence[neck], t.confidence[hip]) >= CONFIDENT]
+    return float(np.mean(lengths)) if lengths else None
+
+
+FEET = [INDEX[f"{side}_{part}"] for side in ("left", "right") for part in ("ankle", "heel", "big_toe", "small_toe")]
+
+
+def _foot_height(target: PersonTarget) -> float | None:
+    """How high the fighter's lowest foot keypoint lies in the image (minus its row): a fighter on
+    the mat stands on it, one thrown has both feet off it. With a level camera two fighters in
+    contact stand at about one depth, so their feet on the mat lie on about one row."""
+    rows = target.points[FEET, 1][target.confidence[FEET] >= CONFIDENT]
+    return -float(rows.max()) if rows.size else None
+
+
+def _back_lean_degrees(target: PersonTarget) -> float | None:
+    """How far a standing fighter's hips-to-neck line leans away from the way the face points (the
+    nose beyond the ears' midpoint), negative when leaning forward; None when the head is not above
+    the hips or the face's way cannot be read."""
+    neck, hip, nose = INDEX["neck"], INDEX["mid_hip"], INDEX["nose"]
+    ears = [INDEX["left_ear"], INDEX["right_ear"]]
+    ears = [e for e in ears if target.confidence[e] >= CONFIDENT]
+    if not ears or min(target.confidence[[neck, hip, nose]]) < CONFIDENT or _upright_degrees(target) > STANDING_DEGREES:
+        return None
+    up = target.points[neck] - target.points[hip]
+    face = target.points[nose, 0] - target.points[ears, 0].mean()
+    if abs(face) < FACING_READABLE * np.linalg.norm(up):
+        return None
+    return math.degrees(math.atan2(-np.sign(face) * up[0], -up[1]))
+
+
+def role_cues(targets: list[PersonTarget]) -> dict[str, tuple[list[float | None], float | None]]:
+    """Each cue's value per fighter (higher is more like uke) and the margin that makes a clear call.
+    lean: uke is being thrown, so further from upright (tomoe-nage's uke upside down, seoi-nage's
+    over the shoulder). feet: uke is thrown off the mat while tori stands on it (measured on the six
+    scenes' keypoints: 1.7-3.7 torso lengths in seoi-nage, tomoe-nage and uchi-mata; at most 0.1
+    with both standing). back: in leg reaps (osoto-gari, ouchi-gari) tori drives uke backwards, so
+    uke leans back while tori leans forward into uke; in hip throws both lean forward, so it does
+    not decide there (measured on the final keypoints 28 and 44 degrees apart in osoto-gari and
+    ouchi-gari, 20 in another osoto-gari scene; 29, 50, 23 on the true keypoints)."""
+    torso = _torso_length(targets)
+    return {"lean": ([_upright_degrees(t) for t in targets], UPRIGHT_MARGIN_DEGREES),
+            "feet": ([_foot_height(t) for t in targets], None if torso is None else OFF_THE_MAT * torso),
+            "back": ([_back_lean_degrees(t) for t in targets], BACK_LEAN_MARGIN_DEGREES)}
+
+
+def _clearly_more(values: list[float | None], margin: float | None) -> int | None:
+    """The index of the fighter whose value exceeds the other's by `margin`, if one does."""
+    if margin is None or None in values or abs(values[0] - values[1]) < margin:
+        return None
+    return int(values[1] > values[0])
+
+
 def guess_roles(targets: list[PersonTarget]) -> tuple[list[str], bool]:
-    """Roles for two fighters found without the artist's rectangles: uke is the one being
-    thrown, so the one clearly further from upright; otherwise the first found (the detector's
-    most prominent person) is tori. Returns the roles and whether that was a clear call."""
-    lean = [_upright_degrees(t) for t in targets]
-    if abs(lean[0] - lean[1]) >= UPRIGHT_MARGIN_DEGREES:
-        return (["uke", "tori"] if lean[0] > lean[1] else ["tori", "uke"]), True
+    """Roles for two fighters found without the artist's rectangles: uke is the one the cues that
+    make a clear call name (role_cues), when they all name the same fighter; otherwise the first
+    found (the detector's most prominent person) is tori. Returns the roles and whether that was a
+    clear call."""
+    named = {_clearly_more(values, margin) for values, margin in role_cues(targets).values()} - {None}
+    if len(named) == 1:
+        return (["uke", "tori"] if named.pop() == 0 else ["tori", "uke"]), True
     return ["tori", "uke"], False
 
 
@@ -253,16 +315,10 @@ def _detected(photo: Photo, rgb, scale: float, count: int, hints: dict[str, Figh
         warnings.append(f"Only one person was found; fitted the person at {box} alone. Draw --tori-rect and "
                         "--uke-rect (or give a keypoint file) to fit both.")
     unassigned = [i for i, role in enumerate(roles) if role is None]
-    if len(unassigned) == 2:
-        guessed, clear = guess_roles(found)
-        if not clear:
-            warnings.append("Which fighter is tori and which uke was guessed (both stand about as upright); "
-                            "swap them in Blender or give --tori-rect / --uke-rect.")
-    else:  # one or none left to name: it takes the role no rectangle claimed
-        guessed = [role for role in ROLES if role not in roles][:len(unassigned)]
-    for index, role in zip(unassigned, guessed):
-        roles[index] = role
-    return found, roles, warnings
+    if len(unassigned) < 2:  # one or none left to name: it takes the role no rectangle claimed
+        for index, role in zip(unassigned, [role for role in ROLES if role not in roles]):
+            roles[index] = role
+    return found, roles, warnings  # two unnamed (None) are named from their final keypoints
 
 
 def _same_person(points, confidence, other_points, other_confidence, tolerance: float = 0.1) -> bool:
@@ -310,5 +366,10 @@ def find_fighters(photo: Photo, count: int, keypoints_file=None, hints: dict[str
     masks = _isolate_pair(rgb, targets, ordered, photo, scale)
     if keypoints_file is None and len(targets) == 2 and not any(h and h.rect is not None for h in ordered):
         targets, masks = _redetected(rgb, targets, masks, ordered, photo, scale)
+    if roles == [None, None]:  # named after re-detection, whose keypoints are the better ones
+        roles, clear = guess_roles(targets)
+        if not clear:
+            warnings.append("Which fighter is tori and which uke was guessed (the cues - lean, feet off the mat, "
+                            "leaning back - named neither clearly); swap them in Blender or give --tori-rect / --uke-rect.")
     fighters = [Fighter(role, target, _full_size(mask, photo)) for role, target, mask in zip(roles, targets, masks)]
     return sorted(fighters, key=lambda f: ROLES.index(f.role)), warnings
