@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bridge.camera import project  # noqa: E402
 from bridge.contact import interpenetration_m  # noqa: E402
+from bridge.pair import depth_in_region  # noqa: E402
 from bridge.metrics import (keypoint_error_px, match_people, mpjpe, pa_mpjpe, silhouette_error,  # noqa: E402
                             silhouette_iou)
 from bridge.refine import RefineSettings  # noqa: E402
@@ -132,6 +133,13 @@ def bench_scene(scene: Path, work: Path, refine_iterations: int) -> dict:
         if true_front is not None:
             fitted_front_person = matched[roles.index(result["front"])]
             row["depth_order_right"] = truth_roles[fitted_front_person] == true_front
+            # The bodies themselves: which fitted body is nearer where the TRUE masks overlap.
+            both = _true_mask(scene, 0) & _true_mask(scene, 1)
+            if both.any():
+                K = np.array(result["camera"]["K"])
+                depths = [depth_in_region(fighters[r]["vertices"], K, both) for r in roles]
+                nearer_person = matched[int(np.argmin(depths))]
+                row["bodies_order_right"] = truth_roles[nearer_person] == true_front
     return row
 
 
@@ -144,6 +152,7 @@ def summary(rows: list[dict]) -> dict:
     people = [p for r in rows for p in r["people"]]
     pairs = [r for r in rows if "pair_pa_mpjpe_mm" in r]
     ordered = [r["depth_order_right"] for r in pairs if "depth_order_right" in r]
+    bodies = [r["bodies_order_right"] for r in pairs if "bodies_order_right" in r]
     totals = {
         "scenes": len(rows),
         "people_found": f"{sum(r['people_fitted'] for r in rows)}/{sum(r['people_true'] for r in rows)}",
@@ -161,6 +170,7 @@ def summary(rows: list[dict]) -> dict:
         "pair_pa_mpjpe_mm": round(_mean([r["pair_pa_mpjpe_mm"] for r in pairs]), 1),
         "max_interpenetration_mm": max((r["interpenetration_mm"] for r in pairs), default=None),
         "depth_order_right": f"{sum(ordered)}/{len(ordered)}",
+        "bodies_order_right": f"{sum(bodies)}/{len(bodies)}",
     }
     refined = [p for p in people if "refined" in p]
     if refined:
@@ -184,7 +194,7 @@ def summary(rows: list[dict]) -> dict:
 def print_table(rows: list[dict], totals: dict) -> None:
     print(f"stages run: {STAGES_RUN}")
     print(f"{'scene':<26}{'role':<10}{'det s':>6}{'fit s':>6}{'tot s':>6}{'det px':>7}{'fit px':>7}"
-          f"{'PA-MPJPE':>9}{'MPJPE':>7}{'PA-PVE':>7}{'IoU':>6}{'pair PA':>8}{'pen mm':>7}{'front':>6}")
+          f"{'PA-MPJPE':>9}{'MPJPE':>7}{'PA-PVE':>7}{'IoU':>6}{'pair PA':>8}{'pen mm':>7}{'front':>6}{'bodies':>7}")
     for r in rows:
         s = r["seconds"]
         for i, p in enumerate(r["people"]):
@@ -194,8 +204,9 @@ def print_table(rows: list[dict], totals: dict) -> None:
             times = f"{s['detect']:>6.1f}{s['fit']:>6.1f}{s['total']:>6.1f}" if i == 0 else " " * 18
             pair = ""
             if i == 0 and "pair_pa_mpjpe_mm" in r:
-                front = {True: "yes", False: "NO"}.get(r.get("depth_order_right"), "-")
-                pair = f"{r['pair_pa_mpjpe_mm']:>8.0f}{r['interpenetration_mm']:>7.1f}{front:>6}"
+                front, bodies = ({True: "yes", False: "NO"}.get(r.get(k), "-")
+                                 for k in ("depth_order_right", "bodies_order_right"))
+                pair = f"{r['pair_pa_mpjpe_mm']:>8.0f}{r['interpenetration_mm']:>7.1f}{front:>6}{bodies:>7}"
             print(f"{head}{times}{det:>7}{p['fit_2d_px']:>7.1f}{p['pa_mpjpe_mm']:>9.1f}{p['mpjpe_mm']:>7.0f}"
                   f"{p['pa_vertex_mm']:>7.1f}{p['silhouette_iou']:>6.2f}{pair}")
     refined = [(r, p) for r in rows for p in r["people"] if "refined" in p]

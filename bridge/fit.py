@@ -321,6 +321,9 @@ def fit_people(
         # the other's body); the keypoints weigh more than in the separate fit, so the bodies
         # come apart without leaving the photo.
         terms = pair(results())
+        with torch.no_grad():  # scaling about the camera's centre: the body's centre moves, its size follows below
+            centre = results()[1].output.vertices[0].mean(0)
+            chosen.transl[1] += (terms.depth_ratio - 1.0) * centre
         joint = lambda out: terms.loss(out, settings)  # noqa: E731
         placement_steps = pair_steps // 2
         for names, steps in ((["transl", "shape_logit"], placement_steps), (None, pair_steps - placement_steps)):

@@ -63,7 +63,7 @@ def overlap_front(vertices: list[np.ndarray], faces: np.ndarray, K: np.ndarray, 
         margin = photo_front_margin(rgb, masks, overlap)
         if abs(margin) >= PHOTO_DECIDES:
             return int(margin < 0), overlap
-    return int(np.argmin([_depth_in_region(v, K, overlap) for v in vertices])), overlap
+    return int(np.argmin([depth_in_region(v, K, overlap) for v in vertices])), overlap
 
 
 def photo_front_margin(rgb: np.ndarray, masks: list[np.ndarray], region: np.ndarray) -> float:
@@ -94,7 +94,7 @@ def photo_front_margin(rgb: np.ndarray, masks: list[np.ndarray], region: np.ndar
     return float(np.tanh((models[0][bins] - models[1][bins]) / 2).mean())  # P(0|c) - P(1|c), equal priors
 
 
-def _depth_in_region(vertices: np.ndarray, K: np.ndarray, region: np.ndarray) -> float:
+def depth_in_region(vertices: np.ndarray, K: np.ndarray, region: np.ndarray) -> float:
     """Mean depth of the vertices that project into `region` (pixels)."""
     pixels = project(K, vertices)
     cols = np.clip(np.floor(pixels[:, 0]).astype(int), 0, region.shape[1] - 1)
@@ -110,6 +110,7 @@ class PairTerms:
 
     faces: torch.Tensor
     grips: list[tuple[int, int]] = field(default_factory=list)
+    depth_ratio: float = 1.0  # person 1 moved this much further along the camera's rays first
 
     def loss(self, out, settings) -> torch.Tensor:
         vertices = out.vertices
@@ -126,9 +127,11 @@ class PairTerms:
 
 
 def pair_terms(vertices: list[np.ndarray], people, faces: np.ndarray, K: np.ndarray, width: int, height: int,
-               grips: bool = True) -> PairTerms:
+               grips: bool = True, masks: list[np.ndarray] | None = None, rgb: np.ndarray | None = None) -> PairTerms:
     """The joint stage's terms for two bodies (their vertices as they stand): which wrists lie
-    on the other's silhouette in the photo (grips; none when `grips` is off)."""
+    on the other's silhouette in the photo (grips; none when `grips` is off), and how much
+    further person 1 should stand to agree with the photo's front and not pass through person
+    0 (depth_ratio, when the fighters' masks are given; the photo's front needs the photo too)."""
     held = []
     if grips:
         for person, target in enumerate(people):
@@ -138,4 +141,40 @@ def pair_terms(vertices: list[np.ndarray], people, faces: np.ndarray, K: np.ndar
                 if (target.confidence[wrist] >= CONFIDENT and 0 <= x < width and 0 <= y < height
                         and other[int(y), int(x)]):
                     held.append((person, wrist))
-    return PairTerms(torch.as_tensor(faces), held)
+    ratio = 1.0 if masks is None else depth_ratio(vertices, faces, K, width, height, masks, rgb)
+    return PairTerms(torch.as_tensor(faces), held, ratio)
+
+
+# Person 1's distance from the camera relative to where its separate fit put it: the separate
+# fits take each body's size from a prior, so their depths can be off by a tenth either way.
+DEPTH_RATIOS = np.exp(np.linspace(np.log(0.8), np.log(1.25), 21))
+
+
+def depth_ratio(vertices: list[np.ndarray], faces: np.ndarray, K: np.ndarray, width: int, height: int,
+                masks: list[np.ndarray] | None = None, rgb: np.ndarray | None = None) -> float:
+    """How much further (or nearer) person 1 should stand, scaled about the camera's centre (which
+    leaves the photo as it is), so that the fighter the photo shows in front is nearer where
+    the two overlap and the bodies pass through each other least; the smallest such move.
+
+    Why: two bodies fitted apart get their depths from their sizes, and a size prior puts them
+    where they overlap (the joint stage then had to bend them apart, off the photo) or in the
+    wrong order."""
+    silhouettes = [silhouette_mask(K, v, faces, width, height).astype(bool) for v in vertices]
+    overlap = silhouettes[0] & silhouettes[1]
+    if not overlap.any():
+        return 1.0
+    front = None
+    if masks is not None and rgb is not None:
+        margin = photo_front_margin(rgb, masks, overlap)
+        front = None if abs(margin) < PHOTO_DECIDES else int(margin < 0)
+    depths = [depth_in_region(v, K, overlap) for v in vertices]
+    faces_t = torch.as_tensor(faces)
+    near, moved = torch.as_tensor(vertices[0]), torch.as_tensor(vertices[1])
+
+    def cost(ratio: float) -> tuple[bool, float, float]:
+        scaled = moved * ratio
+        passing = float(penetration_loss(near, scaled, faces_t) + penetration_loss(scaled, near, faces_t))
+        wrong_order = front is not None and (depths[0] < depths[1] * ratio) != (front == 0)
+        return wrong_order, round(passing, 4), abs(np.log(ratio))
+
+    return float(min(DEPTH_RATIOS, key=cost))

@@ -100,7 +100,8 @@ def reconstruct(photo_path, out_dir, people: int = 1, keypoints_file=None, focal
         if second is None:
             def pair(separate):
                 standing = [fit.output.vertices[0].numpy() for fit in separate]
-                return pair_terms(standing, targets, faces, K, photo.width, photo.height, grips)
+                return pair_terms(standing, targets, faces, K, photo.width, photo.height, grips,
+                                  [f.mask for f in fighters], photo.rgb)
 
             fits = fit_people(body, targets, K, image_size, settings, reporter.progress, should_stop, pair=pair)
         else:
