@@ -21,7 +21,7 @@ from .detect import detect_body25, detect_fighter
 from .errors import BridgeError
 from .fit import PersonTarget
 from .image_io import Photo, processing_scale
-from .isolate import check_rect, dilate_mask, grabcut_mask, load_strokes, margin_px
+from .isolate import check_rect, dilate_mask, grabcut_mask, load_strokes, margin_px, skeleton_mask
 from .keypoints import CONFIDENT, INDEX, assign_people, load_keypoint_file, pick_two, points_inside
 from .progress import Reporter
 
@@ -337,6 +337,27 @@ def _box_text(target: PersonTarget) -> str:
     return f"pixels ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f})"
 
 
+def named_by_strokes(targets: list[PersonTarget], hints: dict[str, FighterHints]) -> list[str]:
+    """Roles for two fighters found without rectangles, from the artist's stroke files: a file's
+    fighter strokes (sure or probable) lie on its fighter, nearer that fighter's skeleton than the
+    other's. Why: roles are otherwise guessed after the fighters are isolated, and the strokes must
+    steer the isolation of the fighter they were painted for."""
+    shape = next(h.stroke_labels.shape for h in hints.values() if h.stroke_labels is not None)
+    distances = []
+    for target in targets:
+        bones = skeleton_mask(shape, target.points, target.confidence, 3)
+        distances.append(cv2.distanceTransform((~bones).astype(np.uint8), cv2.DIST_L2, 3))
+    votes = np.zeros((2, 2))  # votes[i, r]: how much fighter i looks like role r's strokes
+    for r, role in enumerate(ROLES):
+        labels = hints[role].stroke_labels if role in hints else None
+        if labels is not None:
+            painted = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
+            nearer_first = distances[0][painted] < distances[1][painted]
+            votes[:, r] = nearer_first.sum(), (~nearer_first).sum()
+    as_painted = votes[0, 0] + votes[1, 1] >= votes[0, 1] + votes[1, 0]
+    return list(ROLES) if as_painted else list(ROLES[::-1])
+
+
 def find_fighters(photo: Photo, count: int, keypoints_file=None, hints: dict[str, FighterHints] | None = None,
                   reporter=None) -> tuple[list[Fighter], list[str]]:
     """The fighters in `photo` (one or two), their roles, keypoints and masks, and warnings."""
@@ -362,6 +383,8 @@ def find_fighters(photo: Photo, count: int, keypoints_file=None, hints: dict[str
                               "Use a photo where the whole body is visible, or give keypoints with --keypoints.")
     if len(targets) == 1 and count == 1 and not hints:
         return [Fighter(roles[0], targets[0], None)], warnings
+    if roles == [None, None] and any(h.stroke_labels is not None for h in hints.values()):
+        roles = named_by_strokes(targets, hints)  # the strokes then steer their fighter's isolation
     ordered = [hints.get(role) for role in roles]
     masks = _isolate_pair(rgb, targets, ordered, photo, scale)
     if keypoints_file is None and len(targets) == 2 and not any(h and h.rect is not None for h in ordered):

@@ -157,7 +157,7 @@ FLESH_LIMIT = 0.1
 BOX_PAD = 0.1
 
 
-def _skeleton(shape: tuple[int, int], points: np.ndarray, confidence: np.ndarray, width: int) -> np.ndarray:
+def skeleton_mask(shape: tuple[int, int], points: np.ndarray, confidence: np.ndarray, width: int) -> np.ndarray:
     """Bool mask of lines along the limbs whose two ends are confident, and the torso between
     shoulders and hips when all four are: pixels that are this person whatever its build."""
     drawn = np.zeros(shape, np.uint8)
@@ -194,10 +194,10 @@ def _seed_labels(shape, rect, keypoints, other) -> np.ndarray:
     width, reach = max(1, round(LIMB_WIDTH * diagonal)), max(1, round(BODY_REACH * diagonal))
     own = theirs = np.zeros(shape, bool)
     if other is not None:
-        theirs = _skeleton(shape, *other, width)
+        theirs = skeleton_mask(shape, *other, width)
         labels[dilate_mask(theirs, reach) & (labels != cv2.GC_BGD)] = cv2.GC_PR_BGD
     if keypoints is not None:
-        own = _skeleton(shape, *keypoints, width)
+        own = skeleton_mask(shape, *keypoints, width)
         labels[~dilate_mask(own, round(FLESH_LIMIT * diagonal))] = cv2.GC_BGD
         labels[dilate_mask(own, reach)] = cv2.GC_PR_FGD
     labels[theirs] = cv2.GC_BGD
