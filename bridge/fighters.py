@@ -207,13 +207,13 @@ def _isolate_pair(rgb, targets: list[PersonTarget], hints: list[FighterHints | N
 # Re-detection of two fighters found in the whole photo, each on its own isolated image. Measured on
 # the six committed scenes (mean of each fighter's mean / median px error of confident keypoints,
 # 12 fighters): the candidates 30.5 / 20.5; one round 27.1 / 16.5, two rounds 17.5 / 10.3
-# (seoi-nage's uke, a blend of both fighters, 140 -> 6 px mean; osoto-gari's 23 -> 7). A third
-# round pays only with SHARE_AGAINST_ALL (seoi-nage's uke needs it: 29 -> 18 px over GrabCut
-# seeds 0-3). With the true masks the same detector gives 4-10 px, so what is left (harai-goshi,
-# uchi-mata) is GrabCut's masks.
-REDETECT_ROUNDS = 3
+# (seoi-nage's uke, a blend of both fighters, 140 -> 6 px mean; osoto-gari's 23 -> 7), a third no
+# better (with GrabCut's seed 0: 19.3 either way); about +1 s a scene (at most +2) on the 2-core
+# CPU, mostly GrabCut. With the true masks the same detector gives 4-10 px, so what is left
+# (harai-goshi, uchi-mata) is GrabCut's masks.
+REDETECT_ROUNDS = 2
 # A re-detection replaces the kept one only with this much less of it inside the other fighter's
-# masks; with no margin (19.9 / 12.0) or 0.05 (19.0 / 11.8; GrabCut's seed 0, against 19.3 / 11.6)
+# mask; with no margin (19.9 / 12.0) or 0.05 (19.0 / 11.8; GrabCut's seed 0, against 19.3 / 11.6)
 # it took worse detections on fighters the candidates had already found well (tomoe-nage's tori
 # 12 -> 20 px, uchi-mata's uke 21 -> 28).
 CLEARLY_MORE_DISTINCT = 0.1
@@ -227,30 +227,14 @@ def _share_inside(target: PersonTarget, mask: np.ndarray, scale: float) -> float
     return float(points_inside(confident, dilate_mask(mask, margin_px(mask))).mean())
 
 
-def _least_inside(detections: list[tuple[PersonTarget, np.ndarray]], other_masks: list[np.ndarray],
-                  scale: float) -> tuple[PersonTarget, np.ndarray]:
-    """The detection (with the mask it was found in), first the candidate, then each round's, that
-    lies least inside the other fighter, by CLEARLY_MORE_DISTINCT. SHARE_AGAINST_ALL: each is
-    measured against every mask the other fighter had, so detections found in different rounds
-    are judged alike; against only the mask of its own round, a detection whose round cut the other
-    fighter small looked distinct (seeds 0-3, replayed on logged rounds: 21.3 / 13.8 px with three
-    rounds, 19.3 / 11.3 against all masks)."""
-    shares = [np.mean([_share_inside(target, mask, scale) for mask in other_masks]) for target, _ in detections]
-    kept = 0
-    for index, share in enumerate(shares):
-        if share < shares[kept] - CLEARLY_MORE_DISTINCT:
-            kept = index
-    return detections[kept]
-
-
 def _redetected(rgb, targets: list[PersonTarget], masks: list[np.ndarray], hints, photo: Photo, scale: float):
     """Both fighters detected again, each on its own image isolated by its GrabCut mask
     (detect_fighter), new masks cut from the new keypoints, and again (REDETECT_ROUNDS). For each
     fighter the kept detection, with the mask it was found in, is the one least inside the other
-    fighter's masks (_least_inside), so a candidate that blends both fighters gives way to a
+    fighter's mask (CLEARLY_MORE_DISTINCT), so a candidate that blends both fighters gives way to a
     detection of one. MediaPipe's visibility is no guide (it rated the blends as high), nor the
     truth. Two kept detections of one person fall back to the candidates."""
-    found_in = [[(targets[i], masks[i])] for i in range(2)]
+    kept = [(targets[i], masks[i], _share_inside(targets[i], masks[1 - i], scale)) for i in range(2)]
     current, current_masks = targets, masks
     for round_ in range(REDETECT_ROUNDS):
         found = [detect_fighter(rgb, current_masks[i], current_masks[1 - i]) for i in range(2)]
@@ -258,12 +242,13 @@ def _redetected(rgb, targets: list[PersonTarget], masks: list[np.ndarray], hints
             break
         new = [_scaled_target(d, scale) for d in found]
         for i in range(2):
-            found_in[i].append((new[i], current_masks[i]))
+            share = _share_inside(new[i], current_masks[1 - i], scale)
+            if share < kept[i][2] - CLEARLY_MORE_DISTINCT:
+                kept[i] = (new[i], current_masks[i], share)
         if round_ == REDETECT_ROUNDS - 1 or all(_same_person(n.points, n.confidence, c.points, c.confidence, SETTLED)
                                                 for n, c in zip(new, current)):
             break
         current, current_masks = new, _isolate_pair(rgb, new, hints, photo, scale)
-    kept = [_least_inside(found_in[i], [mask for _, mask in found_in[1 - i]], scale) for i in range(2)]
     chosen = [k[0] for k in kept]
     if _same_person(chosen[0].points, chosen[0].confidence, chosen[1].points, chosen[1].confidence):
         return targets, masks
