@@ -66,15 +66,26 @@ def test_fit_keeps_the_roles_of_the_artists_boxes(pair, blender, addon):
         assert np.median(np.linalg.norm(fitted[sure] - before[role][sure], axis=1)) < 15, role
 
 
-def test_resolve_contact_pushes_the_fighters_out_of_each_other(pair, blender):
+def test_resolve_contact_pushes_the_fighters_out_of_each_other(pair, blender, addon):
+    """The artist drags uke's rig 15 cm into tori; Resolve Contact, starting from that pose, takes
+    them apart again."""
     from bridge.contact import interpenetration_m
 
-    def overlap():
+    def overlap(uke_shift=np.zeros(3)):
         tori, uke = (fighter_arrays(pair, role) for role in ("tori", "uke"))
-        return interpenetration_m(tori["vertices"].astype(float), uke["vertices"].astype(float), tori["faces"])
+        return interpenetration_m(tori["vertices"].astype(float), uke["vertices"].astype(float) + uke_shift,
+                                  tori["faces"])
 
-    before = overlap()
-    assert before > 0.03  # uchi-mata's blended detections put both bodies on the same pixels
+    tori, uke = (fighter_arrays(pair, role)["vertices"].mean(axis=0) for role in ("tori", "uke"))
+    shift = 0.15 * (tori - uke) / np.linalg.norm(tori - uke)  # camera coordinates
+    camera = np.array(pair.golden_score.camera.matrix_world) @ np.diag([1.0, -1.0, -1.0, 1.0])
+    rig = addon.fighters.build.fighter_armatures(pair)["uke"]
+    rig.location = np.array(rig.location) + camera[:3, :3] @ shift
+    blender.context.view_layer.update()
+    pushed_in = overlap(shift)
+    assert pushed_in > 0.03
     assert blender.ops.golden_score.resolve_contact() == {"FINISHED"}
-    # Out by a good part, not all the way: the keypoints of both still sit on the same pixels.
-    assert overlap() < before - 0.01
+    assert overlap() <= 0.01
+    # It started from the artist's pose: uke keeps most of the drag (measured 10 of 15 cm), apart.
+    moved = fighter_arrays(pair, "uke")["vertices"].mean(axis=0) - uke
+    assert moved @ shift / np.linalg.norm(shift) > 0.075
