@@ -60,10 +60,14 @@ def test_fit_keeps_the_roles_of_the_artists_boxes(pair, blender, addon):
     before = {role: guides.guide_keypoints(pair, pair.camera, role)[0] for role in ("tori", "uke")}
     assert blender.ops.golden_score.fit_fighters() == {"FINISHED"}
     K = _scene_K(pair)
-    for role in ("tori", "uke"):
+    for role, other in (("tori", "uke"), ("uke", "tori")):
         fitted = project(K, fighter_arrays(pair, role)["keypoints3d"].astype(float))
         sure = fighter_arrays(pair, role)["keypoint_confidence"] > 0
-        assert np.median(np.linalg.norm(fitted[sure] - before[role][sure], axis=1)) < 15, role
+        own, swapped = (np.median(np.linalg.norm(fitted[sure] - before[r][sure], axis=1)) for r in (role, other))
+        # Uchi-mata's guides put both fighters on nearly the same pixels; the joint stage takes the
+        # bodies apart, so each lies some 20 px off its guides (measured 20 and 40 px from the
+        # other's), and still nearer its own.
+        assert own < 25 and own < swapped, (role, own, swapped)
 
 
 def test_resolve_contact_pushes_the_fighters_out_of_each_other(pair, blender, addon):
