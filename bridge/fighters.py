@@ -4,8 +4,9 @@ Why this way: MediaPipe finds one person per image, and on two tangled fighters 
 often gives a blend of both. So the detector also looks at overlapping halves of the photo
 (left, right, top, bottom), upright and upside down; detections of one person are grouped and
 the people found most often win. Each fighter is then isolated by GrabCut, seeded by its own
-skeleton with the other's as background (the masks decide who is in front), and detected again on
-its own isolated image, which pulls apart a detection that blended both. A fighter thrown
+skeleton with the other's as background (the masks and the photo's colours then tell who is in
+front, bridge.pair), and detected again on its own isolated image, which pulls apart a detection
+that blended both. Roles are guessed from the final keypoints (role_cues). A fighter thrown
 upside down is found without the user rotating anything. Rectangles, stroke files and keypoint
 files from the artist override each guess they cover.
 """
