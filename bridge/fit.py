@@ -332,9 +332,10 @@ def fit_people(
         # the photo), then every parameter, gently, for what that cannot resolve (an arm through
         # the other's body); the keypoints weigh more than in the separate fit, so the bodies
         # come apart without leaving the photo.
-        terms = dataclasses.replace(pair(results()), refresh_steps=CLOSEST_REFRESH_STEPS)
+        separate = results()
+        terms = dataclasses.replace(pair(separate), refresh_steps=CLOSEST_REFRESH_STEPS)
         with torch.no_grad():  # scaling about the camera's centre: the body's centre moves, its size follows below
-            centre = results()[1].output.vertices[0].mean(0)
+            centre = separate[1].output.vertices[0].mean(0)
             chosen.transl[1] += (terms.depth_ratio - 1.0) * centre
         joint = lambda out: terms.loss(out, settings)  # noqa: E731
         placement_steps = pair_steps // 2

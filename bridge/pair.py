@@ -79,15 +79,27 @@ def overlap_front(vertices: list[np.ndarray], faces: np.ndarray, K: np.ndarray, 
     With the photo and the fighters' masks, the one whose colours the photo shows there, when it
     shows them clearly (photo_front_margin); else the one nearer the camera there (what the
     bodies say). None when the silhouettes do not overlap."""
-    silhouettes = [silhouette_mask(K, v, faces, width, height).astype(bool) for v in vertices]
-    overlap = silhouettes[0] & silhouettes[1]
+    overlap = silhouette_overlap(vertices, faces, K, width, height)
     if not overlap.any():
         return None, overlap
-    if masks is not None and rgb is not None:
-        margin = photo_front_margin(rgb, masks, overlap)
-        if abs(margin) >= PHOTO_DECIDES:
-            return int(margin < 0), overlap
+    front = None if masks is None or rgb is None else photo_front(rgb, masks, overlap)
+    if front is not None:
+        return front, overlap
     return int(np.argmin([depth_in_region(v, K, overlap) for v in vertices])), overlap
+
+
+def silhouette_overlap(vertices: list[np.ndarray], faces: np.ndarray, K: np.ndarray, width: int,
+                       height: int) -> np.ndarray:
+    """(H, W) bool: the pixels both bodies cover in the photo."""
+    first, second = (silhouette_mask(K, v, faces, width, height).astype(bool) for v in vertices)
+    return first & second
+
+
+def photo_front(rgb: np.ndarray, masks: list[np.ndarray], region: np.ndarray) -> int | None:
+    """The fighter (0 or 1) the photo shows in `region`, or None where its colours cannot tell
+    (|photo_front_margin| under PHOTO_DECIDES)."""
+    margin = photo_front_margin(rgb, masks, region)
+    return None if abs(margin) < PHOTO_DECIDES else int(margin < 0)
 
 
 def photo_front_margin(rgb: np.ndarray, masks: list[np.ndarray], region: np.ndarray) -> float:
@@ -191,14 +203,10 @@ def depth_ratio(vertices: list[np.ndarray], faces: np.ndarray, K: np.ndarray, wi
     Why: two bodies fitted apart get their depths from their sizes, and a size prior puts them
     where they overlap (the joint stage then had to bend them apart, off the photo) or in the
     wrong order."""
-    silhouettes = [silhouette_mask(K, v, faces, width, height).astype(bool) for v in vertices]
-    overlap = silhouettes[0] & silhouettes[1]
+    overlap = silhouette_overlap(vertices, faces, K, width, height)
     if not overlap.any():
         return 1.0
-    front = None
-    if masks is not None and rgb is not None:
-        margin = photo_front_margin(rgb, masks, overlap)
-        front = None if abs(margin) < PHOTO_DECIDES else int(margin < 0)
+    front = None if masks is None or rgb is None else photo_front(rgb, masks, overlap)
     depths = [depth_in_region(v, K, overlap) for v in vertices]
     faces_t = torch.as_tensor(faces)
     near, moved = torch.as_tensor(vertices[0]), torch.as_tensor(vertices[1])
