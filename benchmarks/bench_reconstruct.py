@@ -31,13 +31,13 @@ sys.path.insert(0, str(ROOT))
 
 from bridge.camera import project  # noqa: E402
 from bridge.contact import interpenetration_m  # noqa: E402
-from bridge.pair import depth_in_region  # noqa: E402
 from bridge.metrics import (keypoint_error_px, match_people, mpjpe, pa_mpjpe, silhouette_error,  # noqa: E402
                             silhouette_iou)
 from bridge.refine import RefineSettings  # noqa: E402
 from bridge.progress import Reporter  # noqa: E402
 from bridge.raster import silhouette_mask  # noqa: E402
 from bridge.reconstruct import reconstruct  # noqa: E402
+from bridge.render import frontmost_body  # noqa: E402
 from bridge.scene_jobs import refine_scene  # noqa: E402
 
 STAGES_RUN = "load, detect (MediaPipe + GrabCut), fit (Anny keypoint fit; joint stage for two), " \
@@ -100,6 +100,8 @@ def bench_scene(scene: Path, work: Path, refine_iterations: int) -> dict:
     report = reconstruct(scene / "photo.jpg", out, people=count, reporter=_Quiet())
     total = time.perf_counter() - started
     result, fighters, roles, matched, people = _score(out, scene, truth, truth_roles)
+    K = np.array(result["camera"]["K"])
+    width, height = result["image"]["width"], result["image"]["height"]
     if refine_iterations:
         refined_out = work / f"{scene.name}.refined"
         began = time.perf_counter()
@@ -133,13 +135,18 @@ def bench_scene(scene: Path, work: Path, refine_iterations: int) -> dict:
         if true_front is not None:
             fitted_front_person = matched[roles.index(result["front"])]
             row["depth_order_right"] = truth_roles[fitted_front_person] == true_front
-            # The bodies themselves: which fitted body is nearer where the TRUE masks overlap.
-            both = _true_mask(scene, 0) & _true_mask(scene, 1)
-            if both.any():
-                K = np.array(result["camera"]["K"])
-                depths = [depth_in_region(fighters[r]["vertices"], K, both) for r in roles]
-                nearer_person = matched[int(np.argmin(depths))]
-                row["bodies_order_right"] = truth_roles[nearer_person] == true_front
+        # The bodies themselves, pixel by pixel: where both the true and the fitted bodies
+        # overlap, is the fitted body the camera sees the one the photo shows (labels.png)?
+        both = _true_mask(scene, 0) & _true_mask(scene, 1)
+        seen = frontmost_body(K, [fighters[r]["vertices"] for r in roles], fighters[roles[0]]["faces"], width, height)
+        fitted_both = np.logical_and.reduce([silhouette_mask(K, fighters[r]["vertices"], fighters[r]["faces"], width,
+                                                             height).astype(bool) for r in roles])
+        region = both & fitted_both
+        if region.any():
+            true_seen = np.asarray(Image.open(scene / "labels.png")).astype(int) - 1
+            seen_person = np.asarray(matched)[seen[region]]
+            row["order_pixels"] = int(region.sum())
+            row["order_right"] = round(float((seen_person == true_seen[region]).mean()), 3)
     return row
 
 
@@ -152,7 +159,7 @@ def summary(rows: list[dict]) -> dict:
     people = [p for r in rows for p in r["people"]]
     pairs = [r for r in rows if "pair_pa_mpjpe_mm" in r]
     ordered = [r["depth_order_right"] for r in pairs if "depth_order_right" in r]
-    bodies = [r["bodies_order_right"] for r in pairs if "bodies_order_right" in r]
+    order = [r["order_right"] for r in pairs if "order_right" in r]
     totals = {
         "scenes": len(rows),
         "people_found": f"{sum(r['people_fitted'] for r in rows)}/{sum(r['people_true'] for r in rows)}",
@@ -170,7 +177,8 @@ def summary(rows: list[dict]) -> dict:
         "pair_pa_mpjpe_mm": round(_mean([r["pair_pa_mpjpe_mm"] for r in pairs]), 1),
         "max_interpenetration_mm": max((r["interpenetration_mm"] for r in pairs), default=None),
         "depth_order_right": f"{sum(ordered)}/{len(ordered)}",
-        "bodies_order_right": f"{sum(bodies)}/{len(bodies)}",
+        "order_right_mean": round(_mean(order), 3),
+        "order_right_min": min(order, default=None),
     }
     refined = [p for p in people if "refined" in p]
     if refined:
@@ -194,7 +202,7 @@ def summary(rows: list[dict]) -> dict:
 def print_table(rows: list[dict], totals: dict) -> None:
     print(f"stages run: {STAGES_RUN}")
     print(f"{'scene':<26}{'role':<10}{'det s':>6}{'fit s':>6}{'tot s':>6}{'det px':>7}{'fit px':>7}"
-          f"{'PA-MPJPE':>9}{'MPJPE':>7}{'PA-PVE':>7}{'IoU':>6}{'pair PA':>8}{'pen mm':>7}{'front':>6}{'bodies':>7}")
+          f"{'PA-MPJPE':>9}{'MPJPE':>7}{'PA-PVE':>7}{'IoU':>6}{'pair PA':>8}{'pen mm':>7}{'front':>6}{'order':>6}")
     for r in rows:
         s = r["seconds"]
         for i, p in enumerate(r["people"]):
@@ -204,9 +212,9 @@ def print_table(rows: list[dict], totals: dict) -> None:
             times = f"{s['detect']:>6.1f}{s['fit']:>6.1f}{s['total']:>6.1f}" if i == 0 else " " * 18
             pair = ""
             if i == 0 and "pair_pa_mpjpe_mm" in r:
-                front, bodies = ({True: "yes", False: "NO"}.get(r.get(k), "-")
-                                 for k in ("depth_order_right", "bodies_order_right"))
-                pair = f"{r['pair_pa_mpjpe_mm']:>8.0f}{r['interpenetration_mm']:>7.1f}{front:>6}{bodies:>7}"
+                front = {True: "yes", False: "NO"}.get(r.get("depth_order_right"), "-")
+                order = f"{r['order_right']:.2f}" if "order_right" in r else "-"
+                pair = f"{r['pair_pa_mpjpe_mm']:>8.0f}{r['interpenetration_mm']:>7.1f}{front:>6}{order:>6}"
             print(f"{head}{times}{det:>7}{p['fit_2d_px']:>7.1f}{p['pa_mpjpe_mm']:>9.1f}{p['mpjpe_mm']:>7.0f}"
                   f"{p['pa_vertex_mm']:>7.1f}{p['silhouette_iou']:>6.2f}{pair}")
     refined = [(r, p) for r in rows for p in r["people"] if "refined" in p]
