@@ -12,7 +12,7 @@ import numpy as np
 
 from .image_io import MAX_PROCESSING_SIDE
 from .isolate import dilate_mask, isolate_fighter, margin_px
-from .keypoints import CONFIDENT, map_keypoints, mapping_matrix, points_inside
+from .keypoints import CONFIDENT, map_keypoints, mapping_matrix, points_inside, same_person
 
 MIN_DETECTION_CONFIDENCE = 0.3
 
@@ -106,8 +106,9 @@ def detect_fighter(rgb: np.ndarray, mask: np.ndarray, other_mask: np.ndarray | N
 
     The detector sees the fighter isolated (see isolate_fighter) and turned by 0, 90, 180 and
     270 degrees; the candidate with the most confident keypoints inside the fighter's mask (grown a
-    little) wins, upright on ties. MediaPipe's own visibility is no guide here: a wrong quarter turn
-    can score 0.98. Large photos are detected at MAX_PROCESSING_SIDE pixels at most."""
+    little) wins, upright on ties, its keypoints averaged with the other turns' that agree (fused).
+    MediaPipe's own visibility is no guide here: a wrong quarter turn can score 0.98. Large photos
+    are detected at MAX_PROCESSING_SIDE pixels at most."""
     height, width = mask.shape
     scale = min(1.0, MAX_PROCESSING_SIDE / max(width, height))
     if scale < 1.0:
@@ -117,14 +118,33 @@ def detect_fighter(rgb: np.ndarray, mask: np.ndarray, other_mask: np.ndarray | N
         other_mask = None if other_mask is None else _scaled_mask(other_mask, size)
     isolated = isolate_fighter(rgb, mask, other_mask)
     region = dilate_mask(mask, margin_px(mask))
-    best, best_inside = None, -1
-    for quarter_turns in range(4):  # upright first, so that it wins ties
-        found = detect_body25(isolated, quarter_turns)
-        if found is None:
-            continue
-        inside = int(points_inside(found.points[found.confidence >= CONFIDENT], region).sum())
-        if inside > best_inside:
-            best, best_inside = found, inside
-    if best is not None:
-        best.points = best.points / scale
+    found = [d for d in (detect_body25(isolated, quarter_turns) for quarter_turns in range(4)) if d is not None]
+    if not found:
+        return None
+    # Upright first in `found`, so that it wins ties.
+    best = max(found, key=lambda d: int(points_inside(d.points[d.confidence >= CONFIDENT], region).sum()))
+    best = fused(best, [d for d in found if d is not best and same_person(d.points, d.confidence, best.points,
+                                                                            best.confidence)])
+    best.points = best.points / scale
     return best
+
+
+FUSE_TOLERANCE = 0.05  # of the person's size: another view's keypoint this near the chosen one joins its mean
+
+
+def fused(best: Detection, others: list[Detection]) -> Detection:
+    """`best` with each keypoint averaged, by confidence, with where other views of the same person
+    put it when they put it near. Why: MediaPipe's error changes with the image's turn, and
+    views that agree average some of it out: on the six committed judo scenes the fighters'
+    mean keypoint error went from 18.95 to 18.39 px (seoi-nage's uke 10.7 -> 7.6), none worse
+    by more than 0.2 px. Fusing the candidates' views of the whole photo as well moved single
+    fighters by up to 50 px either way (a different first pass), so it is not done."""
+    confident = best.confidence >= CONFIDENT
+    size = float(np.linalg.norm(np.ptp(best.points[confident], axis=0))) if confident.any() else 0.0
+    total, weight = best.points * best.confidence[:, None], best.confidence.copy()
+    for other in others:
+        near = np.linalg.norm(other.points - best.points, axis=1) < FUSE_TOLERANCE * size
+        total += other.points * (other.confidence * near)[:, None]
+        weight += other.confidence * near
+    points = np.where(weight[:, None] > 0, total / np.maximum(weight, 1e-9)[:, None], best.points)
+    return Detection(points, best.confidence, best.points3d)

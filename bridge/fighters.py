@@ -23,7 +23,7 @@ from .errors import BridgeError
 from .fit import PersonTarget
 from .image_io import Photo, processing_scale
 from .isolate import check_rect, dilate_mask, grabcut_mask, load_strokes, margin_px, skeleton_mask
-from .keypoints import CONFIDENT, INDEX, assign_people, load_keypoint_file, pick_two, points_inside
+from .keypoints import CONFIDENT, INDEX, assign_people, load_keypoint_file, pick_two, points_inside, same_person
 from .progress import Reporter
 
 ROLES = ("tori", "uke")
@@ -88,8 +88,8 @@ def _candidate_people(rgb: np.ndarray) -> list:
                 continue
             found.points = found.points + [x0, y0]
             # Tight, because fighters in contact stand close and a blend of both lies near each.
-            group = next((g for g in groups if _same_person(found.points, found.confidence, g[0].points,
-                                                            g[0].confidence, GROUP_TOLERANCE)), None)
+            group = next((g for g in groups if same_person(found.points, found.confidence, g[0].points,
+                                                           g[0].confidence, GROUP_TOLERANCE)), None)
             if group is None:
                 groups.append([found])
             else:
@@ -246,12 +246,12 @@ def _redetected(rgb, targets: list[PersonTarget], masks: list[np.ndarray], hints
             share = _share_inside(new[i], current_masks[1 - i], scale)
             if share < kept[i][2] - CLEARLY_MORE_DISTINCT:
                 kept[i] = (new[i], current_masks[i], share)
-        if round_ == REDETECT_ROUNDS - 1 or all(_same_person(n.points, n.confidence, c.points, c.confidence, SETTLED)
-                                                for n, c in zip(new, current)):
+        if round_ == REDETECT_ROUNDS - 1 or all(same_person(n.points, n.confidence, c.points, c.confidence, SETTLED)
+                                               for n, c in zip(new, current)):
             break
         current, current_masks = new, _isolate_pair(rgb, new, hints, photo, scale)
     chosen = [k[0] for k in kept]
-    if _same_person(chosen[0].points, chosen[0].confidence, chosen[1].points, chosen[1].confidence):
+    if same_person(chosen[0].points, chosen[0].confidence, chosen[1].points, chosen[1].confidence):
         return targets, masks
     return chosen, [k[1] for k in kept]
 
@@ -304,7 +304,7 @@ def _detected(photo: Photo, rgb, scale: float, count: int, hints: dict[str, Figh
         for detection in _candidate_people(rgb):
             if len(found) == count:
                 break
-            if not any(_same_person(detection.points, detection.confidence, t.points * scale, t.confidence)
+            if not any(same_person(detection.points, detection.confidence, t.points * scale, t.confidence)
                        for t in found):
                 found.append(_scaled_target(detection, scale))
                 roles.append(None)
@@ -320,15 +320,6 @@ def _detected(photo: Photo, rgb, scale: float, count: int, hints: dict[str, Figh
         for index, role in zip(unassigned, [role for role in ROLES if role not in roles]):
             roles[index] = role
     return found, roles, warnings  # two unnamed (None) are named from their final keypoints
-
-
-def _same_person(points, confidence, other_points, other_confidence, tolerance: float = 0.1) -> bool:
-    """Whether two detections are one person: their joints lie within `tolerance` of its size."""
-    both = (confidence >= CONFIDENT) & (other_confidence >= CONFIDENT)
-    if both.sum() < MIN_CONFIDENT_KEYPOINTS:
-        return False
-    size = np.linalg.norm(np.ptp(other_points[both], axis=0))
-    return float(np.linalg.norm(points[both] - other_points[both], axis=1).mean()) < tolerance * size
 
 
 def _box_text(target: PersonTarget) -> str:

@@ -94,6 +94,16 @@ def map_keypoints(points: np.ndarray, confidence: np.ndarray, source: str | list
 
 
 CONFIDENT = 0.3  # a keypoint at least this confident counts as found
+SAME_PERSON_SHARED = 6  # two detections share at least this many confident keypoints to be compared
+
+
+def same_person(points, confidence, other_points, other_confidence, tolerance: float = 0.1) -> bool:
+    """Whether two detections are one person: their joints lie within `tolerance` of its size."""
+    both = (confidence >= CONFIDENT) & (other_confidence >= CONFIDENT)
+    if both.sum() < SAME_PERSON_SHARED:
+        return False
+    size = np.linalg.norm(np.ptp(other_points[both], axis=0))
+    return float(np.linalg.norm(points[both] - other_points[both], axis=1).mean()) < tolerance * size
 
 
 def _openpose_people(data) -> list[tuple[np.ndarray, np.ndarray]]:

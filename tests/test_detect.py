@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bridge.detect import detect_body25, detect_fighter
+from bridge.detect import Detection, detect_body25, detect_fighter, fused
 from bridge.image_io import load_photo
 from conftest import SAMPLE
 
@@ -71,3 +71,14 @@ def test_fighter_in_the_mask_is_found_in_a_large_photo_and_not_the_other_one(sam
 
 def test_no_fighter_in_an_empty_photo():
     assert detect_fighter(np.full((300, 200, 3), 128, np.uint8), np.ones((300, 200), bool)) is None
+
+
+def test_views_that_agree_average_out_their_error_and_a_stray_one_is_ignored(sample_truth):
+    truth = sample_truth["keypoints2d"][0]
+    rng = np.random.default_rng(0)
+    views = [Detection(truth + rng.normal(0, 3, truth.shape), np.full(25, 0.9), np.zeros((25, 3))) for _ in range(4)]
+    views[3].points[4] += 80  # one view puts the right wrist on the other fighter
+    merged = fused(views[0], views[1:])
+    error = lambda d: np.linalg.norm(d.points - truth, axis=1)  # noqa: E731
+    assert error(merged).mean() < 0.75 * error(views[0]).mean()
+    assert error(merged)[4] < 8  # the stray wrist did not join the mean
