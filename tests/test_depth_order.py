@@ -31,3 +31,20 @@ def test_the_photo_names_the_front_fighter_when_the_one_behind_claims_the_overla
     found, overlap = overlap_front(list(truth["vertices"]), body.faces.numpy(), truth["K"], width, height, masks, rgb)
     assert overlap.any()
     assert found == front, f"{info['roles'][found]} named in front; the photo shows {info['front']}"
+
+
+def test_the_body_seen_at_each_pixel_is_the_one_the_render_shows(body):
+    """frontmost_body, which the benchmark's pixel order rests on, agrees with the scene's own
+    render (labels.png, Blender's Cycles) where the true bodies overlap: tomoe-nage, where each
+    fighter is in front somewhere."""
+    from bridge.render import frontmost_body
+
+    folder = SCENES / "tomoe-nage_throw_s36"
+    truth = np.load(folder / "truth.npz")
+    labels = np.asarray(Image.open(folder / "labels.png")).astype(int) - 1
+    both = np.logical_and.reduce([np.asarray(Image.open(folder / f"mask_{i}.png")) > 127 for i in range(2)])
+    height, width = labels.shape
+    seen = frontmost_body(truth["K"], list(truth["vertices"]), body.faces.numpy(), width, height)
+    assert set(np.unique(seen[both])) == {0, 1}
+    assert (seen[both] == labels[both]).mean() > 0.9
+    assert (seen[labels == -1] == -1).mean() > 0.99  # the background is nobody
