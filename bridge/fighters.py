@@ -23,11 +23,11 @@ from .errors import BridgeError
 from .fit import PersonTarget
 from .image_io import Photo, processing_scale
 from .isolate import check_rect, dilate_mask, grabcut_mask, load_strokes, margin_px, skeleton_mask
-from .keypoints import CONFIDENT, INDEX, assign_people, load_keypoint_file, pick_two, points_inside, same_person
+from .keypoints import (CONFIDENT, INDEX, MIN_CONFIDENT_KEYPOINTS, assign_people, load_keypoint_file, pick_two,
+                        points_inside, same_person)
 from .progress import Reporter
 
 ROLES = ("tori", "uke")
-MIN_CONFIDENT_KEYPOINTS = 6
 UPRIGHT_MARGIN_DEGREES = 30.0  # a fighter this much further from upright than the other is uke
 OFF_THE_MAT = 0.5  # torso lengths (about 25 cm) one fighter's lowest foot is above the other's
 BACK_LEAN_MARGIN_DEGREES = 15.0  # a standing fighter this much further back-leaning than the other is uke

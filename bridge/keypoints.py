@@ -94,13 +94,13 @@ def map_keypoints(points: np.ndarray, confidence: np.ndarray, source: str | list
 
 
 CONFIDENT = 0.3  # a keypoint at least this confident counts as found
-SAME_PERSON_SHARED = 6  # two detections share at least this many confident keypoints to be compared
+MIN_CONFIDENT_KEYPOINTS = 6  # fewer confident keypoints than this make no person: too few to fit or to compare
 
 
 def same_person(points, confidence, other_points, other_confidence, tolerance: float = 0.1) -> bool:
     """Whether two detections are one person: their joints lie within `tolerance` of its size."""
     both = (confidence >= CONFIDENT) & (other_confidence >= CONFIDENT)
-    if both.sum() < SAME_PERSON_SHARED:
+    if both.sum() < MIN_CONFIDENT_KEYPOINTS:
         return False
     size = np.linalg.norm(np.ptp(other_points[both], axis=0))
     return float(np.linalg.norm(points[both] - other_points[both], axis=1).mean()) < tolerance * size

@@ -10,6 +10,7 @@ import torch
 
 from conftest import ROOT, run_bridge
 from bridge.camera import project
+from bridge.keypoints import INDEX
 from bridge.refine import FighterState, RefineSettings, RefineTarget, part_bones, refine_fighter
 from bridge.render import MeshRenderer, View
 
@@ -74,7 +75,7 @@ def test_refinement_brings_a_disturbed_pose_back_to_the_photo(body, scene):
     state, stats = refine_fighter(body, start, _target(truth, rgb, masks, 0), truth["K"], FAST, device="cpu")
     before, after = stats.silhouette_error
     assert after < 0.8 * before, stats
-    arm = [6, 7]  # left elbow and wrist, the joints the disturbance moved
+    arm = [INDEX["left_elbow"], INDEX["left_wrist"]]  # the joints the disturbance moved
     error = lambda s: np.linalg.norm(_joints(body, s)[arm] - truth["keypoints3d"][0][arm], axis=1).mean()  # noqa: E731
     assert error(state) < 0.7 * error(start), (error(start), error(state))
 

@@ -14,6 +14,8 @@ from bridge.camera import project
 from bridge.contact import interpenetration_m
 from bridge.fighters import FighterHints, find_fighters
 from bridge.image_io import load_photo
+from bridge.isolate import TORSO
+from bridge.keypoints import INDEX
 from bridge.metrics import match_people
 from bridge.pair import depth_in_region
 from bridge.progress import Reporter
@@ -94,7 +96,7 @@ def test_upside_down_uke_is_found_and_named_uke_without_rotating_the_photo(scene
         pytest.skip("uke is upside down only in the tomoe-nage scene")
     uke = scene["matched"][scene["roles"].index("uke")]
     assert scene["info"]["roles"][uke] == "uke"
-    head, hip = scene["fighters"]["uke"]["keypoints2d"][[0, 8]]
+    head, hip = scene["fighters"]["uke"]["keypoints2d"][[INDEX["nose"], INDEX["mid_hip"]]]
     assert head[1] > hip[1]  # the detected head lies below the hips in the photo
 
 
@@ -120,7 +122,7 @@ def test_strokes_without_a_rectangle_name_their_fighter(tmp_path):
     truth = np.load(folder / "truth.npz")["keypoints2d"]
     tori = json.loads((folder / "truth.json").read_text())["roles"].index("tori")
     strokes = np.zeros((photo.height, photo.width, 4), np.uint8)
-    torso = truth[tori][[2, 5, 9, 12]].mean(axis=0)  # shoulders and hips
+    torso = truth[tori][TORSO].mean(axis=0)  # shoulders and hips
     cv2.circle(strokes, tuple(int(v) for v in torso), 6, (0, 255, 0, 255), -1)
     Image.fromarray(strokes).save(tmp_path / "tori.png")
     fighters, _ = find_fighters(photo, 2, hints={"tori": FighterHints(strokes=str(tmp_path / "tori.png"))},
