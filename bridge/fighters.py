@@ -6,7 +6,8 @@ often gives a blend of both. So the detector also looks at overlapping halves of
 the people found most often win. Each fighter is then isolated by GrabCut, seeded by its own
 skeleton with the other's as background (the masks and the photo's colours then tell who is in
 front, bridge.pair), and detected again on its own isolated image, which pulls apart a detection
-that blended both. Roles are guessed from the final keypoints (role_cues). A fighter thrown
+that blended both. A leg both detections claim stays with the fighter whose colours it shows
+(bridge.shared_legs). Roles are guessed from the final keypoints (role_cues). A fighter thrown
 upside down is found without the user rotating anything. Rectangles, stroke files and keypoint
 files from the artist override each guess they cover.
 """
@@ -26,6 +27,7 @@ from .isolate import check_rect, dilate_mask, grabcut_mask, load_strokes, margin
 from .keypoints import (CONFIDENT, INDEX, MIN_CONFIDENT_KEYPOINTS, assign_people, load_keypoint_file, pick_two,
                         points_inside, same_person)
 from .progress import Reporter
+from .shared_legs import drop_shared_legs
 
 ROLES = ("tori", "uke")
 UPRIGHT_MARGIN_DEGREES = 30.0  # a fighter this much further from upright than the other is uke
@@ -381,10 +383,15 @@ def find_fighters(photo: Photo, count: int, keypoints_file=None, hints: dict[str
     masks = _isolate_pair(rgb, targets, ordered, photo, scale)
     if keypoints_file is None and len(targets) == 2 and not any(h and h.rect is not None for h in ordered):
         targets, masks = _redetected(rgb, targets, masks, ordered, photo, scale)
+    dropped = []
+    if keypoints_file is None and len(targets) == 2:  # before roles: a stray leg misleads their cues
+        targets, dropped = drop_shared_legs(rgb, targets, masks, scale)
     if roles == [None, None]:  # named after re-detection, whose keypoints are the better ones
         roles, clear = guess_roles(targets)
         if not clear:
             warnings.append("Which fighter is tori and which uke was guessed (the cues - lean, feet off the mat, "
                             "leaning back - named neither clearly); swap them in Blender or give --tori-rect / --uke-rect.")
+    warnings += [f"{roles[person].capitalize()}'s {side} leg was detected on {roles[1 - person]}'s leg; "
+                 f"{roles[person]} was fitted without it: pose that leg by hand." for person, side in dropped]
     fighters = [Fighter(role, target, _full_size(mask, photo)) for role, target, mask in zip(roles, targets, masks)]
     return sorted(fighters, key=lambda f: ROLES.index(f.role)), warnings

@@ -27,15 +27,14 @@ import torch
 from scipy.spatial import cKDTree
 
 from .camera import project
+from .colours import colour_vote, fighter_colour_models
 from .contact import vertex_normals
-from .isolate import dilate_mask, margin_px
 from .keypoints import CONFIDENT, INDEX
 from .raster import silhouette_mask
 
 GRIP_REACH_M = 0.06  # wrist keypoint to the gripped surface: the hand's own thickness
 NEAR_SURFACE_M = 0.3  # vertices further than this from the other's surface are not tested (a torso is 0.3 m deep)
 WRISTS = (INDEX["right_wrist"], INDEX["left_wrist"])
-COLOUR_BINS = 8  # per RGB channel: 512 colours, enough for a gi against skin, few enough for a thousand pixels
 PHOTO_DECIDES = 0.15  # the least |photo_front_margin| that overrules the bodies' depths (see photo_front_margin)
 
 
@@ -112,10 +111,7 @@ def photo_front(rgb: np.ndarray, masks: list[np.ndarray], region: np.ndarray) ->
 
 def photo_front_margin(rgb: np.ndarray, masks: list[np.ndarray], region: np.ndarray) -> float:
     """How clearly the photo shows fighter 0 (towards +1) rather than fighter 1 (towards -1) in
-    `region`: each fighter's colour histogram is learnt from its own pixels (its mask less the
-    other's, eroded off the shared edge), and each pixel of the region that either mask claims
-    votes P(0 | colour) - P(1 | colour). Pixels alike in both (skin; two white gis) vote about
-    nothing, so the margin falls towards 0 where colour cannot tell.
+    `region`: the pixels of the region that either mask claims vote by colour (bridge.colours).
 
     Why: GrabCut's masks both claim the overlap, so counting which covers more of it was right
     on 2 of the 6 committed judo scenes. Measured on them with the fitted bodies' overlap:
@@ -124,18 +120,10 @@ def photo_front_margin(rgb: np.ndarray, masks: list[np.ndarray], region: np.ndar
     0.44 and wrong on seoi-nage, whose uke was detected upright (the fitted overlap is not the
     true one; on the true overlap the margin is 0.30 the right way). 5 of 6 right in all.
     GMMs (cv2.ml.EM, 3-5 components, RGB or Lab), 16 bins or no erosion did no better."""
-    models = []
-    for own, other in zip(masks, masks[::-1]):
-        pixels = rgb[~dilate_mask(~(own & ~other), margin_px(own))]  # eroded
-        if len(pixels) == 0:
-            return 0.0
-        share = np.histogramdd(pixels, bins=COLOUR_BINS, range=[(0, 256)] * 3)[0] / len(pixels)
-        models.append(np.log(share + 1.0 / share.size))  # half uniform: unseen colours stay possible
-    shown = region & (masks[0] | masks[1])
-    if not shown.any():
+    models = fighter_colour_models(rgb, masks)
+    if models is None:
         return 0.0
-    bins = tuple((rgb[shown].astype(int) * COLOUR_BINS // 256).T)
-    return float(np.tanh((models[0][bins] - models[1][bins]) / 2).mean())  # P(0|c) - P(1|c), equal priors
+    return colour_vote(rgb, models, region & (masks[0] | masks[1]))
 
 
 def depth_in_region(vertices: np.ndarray, K: np.ndarray, region: np.ndarray) -> float:
