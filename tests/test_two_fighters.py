@@ -67,7 +67,7 @@ def test_each_fighter_is_a_different_true_person_and_lies_on_it(scene):
 
 def test_a_leg_both_fighters_claim_is_kept_only_where_it_is_theirs(scene):
     """Where legs tangle, a leg detected on the other fighter's is dropped and the artist told;
-    two legs that lie together in the image (ouchi-gari: tori's left hooks uke's right) are both
+    two legs that lie together in the image (ouchi-gari: tori's left leg and uke's right) are both
     kept only if each lies on its own fighter's leg."""
     truth = [scene["truth"]["keypoints2d"][i] for i in scene["matched"]]
     targets = [PersonTarget(scene["fighters"][r]["keypoints2d"], scene["fighters"][r]["keypoint_confidence"])
