@@ -12,7 +12,7 @@ import numpy as np
 
 from .image_io import MAX_PROCESSING_SIDE
 from .isolate import dilate_mask, isolate_fighter, margin_px
-from .keypoints import CONFIDENT, map_keypoints, mapping_matrix, points_inside, same_person
+from .keypoints import CONFIDENT, keypoint_size, map_keypoints, mapping_matrix, points_inside, same_person
 
 MIN_DETECTION_CONFIDENCE = 0.3
 
@@ -139,8 +139,7 @@ def fused(best: Detection, others: list[Detection]) -> Detection:
     mean keypoint error went from 18.95 to 18.39 px (seoi-nage's uke 10.7 -> 7.6), none worse
     by more than 0.2 px. Fusing the candidates' views of the whole photo as well moved single
     fighters by up to 50 px either way (a different first pass), so it is not done."""
-    confident = best.confidence >= CONFIDENT
-    size = float(np.linalg.norm(np.ptp(best.points[confident], axis=0))) if confident.any() else 0.0
+    size = keypoint_size(best.points, best.confidence)
     total, weight = best.points * best.confidence[:, None], best.confidence.copy()
     for other in others:
         near = np.linalg.norm(other.points - best.points, axis=1) < FUSE_TOLERANCE * size

@@ -97,6 +97,12 @@ CONFIDENT = 0.3  # a keypoint at least this confident counts as found
 MIN_CONFIDENT_KEYPOINTS = 6  # fewer confident keypoints than this make no person: too few to fit or to compare
 
 
+def keypoint_size(points: np.ndarray, confidence: np.ndarray) -> float:
+    """A detection's size in pixels: the diagonal of its confident keypoints' box (0 without any)."""
+    confident = points[confidence >= CONFIDENT]
+    return float(np.linalg.norm(np.ptp(confident, axis=0))) if len(confident) else 0.0
+
+
 def same_person(points, confidence, other_points, other_confidence, tolerance: float = 0.1) -> bool:
     """Whether two detections are one person: their joints lie within `tolerance` of its size."""
     both = (confidence >= CONFIDENT) & (other_confidence >= CONFIDENT)

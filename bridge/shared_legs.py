@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import cv2
 import numpy as np
 
 from .colours import colour_vote, fighter_colour_models
 from .fit import PersonTarget
-from .keypoints import CONFIDENT, INDEX
+from .isolate import skeleton_mask
+from .keypoints import CONFIDENT, INDEX, keypoint_size
 
 SIDES = ("right", "left")
 LEG_POINTS = ("knee", "ankle", "heel", "big_toe", "small_toe")
@@ -38,14 +38,9 @@ def _leg(side: str) -> list[int]:
     return [INDEX[f"{side}_{point}"] for point in LEG_POINTS]
 
 
-def _size(target: PersonTarget) -> float:
-    points = target.points[target.confidence >= CONFIDENT]
-    return float(np.linalg.norm(np.ptp(points, axis=0))) if len(points) else 0.0
-
-
 def claimed_twice(a: PersonTarget, b: PersonTarget) -> list[tuple[str, str]]:
     """The (a's side, b's side) pairs of legs that are one leg in the image."""
-    tolerance = SAME_POINT * min(_size(a), _size(b))
+    tolerance = SAME_POINT * min(keypoint_size(a.points, a.confidence), keypoint_size(b.points, b.confidence))
     return [(side_a, side_b) for side_a in SIDES for side_b in SIDES if _is_one_leg(a, side_a, b, side_b, tolerance)]
 
 
@@ -58,13 +53,10 @@ def _is_one_leg(a: PersonTarget, side_a: str, b: PersonTarget, side_b: str, tole
 
 def _leg_pixels(shape: tuple[int, int], target: PersonTarget, side: str, scale: float, width: int) -> np.ndarray:
     """The thigh and shin as lines from this fighter's hip, at the working scale."""
-    drawn = np.zeros(shape, np.uint8)
     chain = [INDEX[f"{side}_{joint}"] for joint in ("hip", "knee", "ankle")]
-    pixels = np.round(target.points * scale).astype(np.int32)
-    for a, b in zip(chain, chain[1:]):
-        if min(target.confidence[a], target.confidence[b]) >= CONFIDENT:
-            cv2.line(drawn, tuple(int(v) for v in pixels[a]), tuple(int(v) for v in pixels[b]), 1, width)
-    return drawn.astype(bool)
+    only_chain = np.zeros_like(target.confidence)
+    only_chain[chain] = target.confidence[chain]
+    return skeleton_mask(shape, target.points * scale, only_chain, width)
 
 
 def drop_shared_legs(rgb: np.ndarray, targets: list[PersonTarget], masks: list[np.ndarray],
@@ -76,7 +68,7 @@ def drop_shared_legs(rgb: np.ndarray, targets: list[PersonTarget], masks: list[n
     if models is None:
         return targets, []
     targets = list(targets)
-    width = max(3, round(LINE_WIDTH * min(_size(t) for t in targets) * scale))
+    width = max(3, round(LINE_WIDTH * min(keypoint_size(t.points, t.confidence) for t in targets) * scale))
     dropped = []
     for side_a in SIDES:
         for side_b in SIDES:
