@@ -82,6 +82,11 @@ class BodyModel(Protocol):
         """BODY_25 keypoints (B, 25, 3) of posed vertices (B, V, 3)."""
         ...
 
+    def posed_keypoints(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor) -> torch.Tensor:
+        """forward(...).keypoints, as fast as the body allows: the fit's keypoint stages need
+        nothing else."""
+        ...
+
     def pose_from_bone_poses(self, shape: torch.Tensor, bone_poses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The pose (J, 3) and translation (3,) giving posed bone frames (J, 4, 4): the inverse of
         forward's bone_poses, so a pose the artist set in Blender comes back."""

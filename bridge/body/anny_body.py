@@ -19,6 +19,7 @@ import torch
 
 from ..keypoints import mapping_matrix
 from . import BodyOutput, Hinge
+from .keypoint_skinning import KeypointSkinning
 from .rig import bone_tails, hinge
 
 # Anny's frame to OpenCV camera axes for a person standing upright and facing the camera.
@@ -81,6 +82,8 @@ class AnnyBody:
         self.faces = self.model.get_triangular_faces().long()
         to_body25 = torch.as_tensor(mapping_matrix(regressor.labels), dtype=dtype)
         self.body25_regressor = to_body25 @ regressor.regression_weights.to(dtype)  # (25, V)
+        self.keypoint_skinning = KeypointSkinning(self.body25_regressor, self.model.dense_vertex_bone_weights,
+                                                  self.model.template_vertices, self.model.blendshapes)
         self.free_bones = FREE_BONES
         self.torso_bones = TORSO_BONES
         self.parts = PARTS
@@ -121,15 +124,28 @@ class AnnyBody:
                 for bone, child, motion in _HINGES]
 
     def forward(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor) -> BodyOutput:
-        batch, joints = pose.shape[:2]
-        delta = torch.zeros(batch, joints, 4, 4, dtype=self.dtype)
-        delta[..., :3, :3] = roma.rotvec_to_rotmat(pose)
-        delta[..., 3, 3] = 1.0
-        out = self.model(pose_parameters=delta, phenotype_kwargs=shape)
+        out = self.model(pose_parameters=self._deltas(pose), phenotype_kwargs=shape)
         vertices = out["vertices"] + transl[:, None, :]
         bone_poses = out["bone_poses"].clone()
         bone_poses[..., :3, 3] += transl[:, None, :]
         return BodyOutput(vertices=vertices, keypoints=self.keypoints_of(vertices), bone_poses=bone_poses)
+
+    def posed_keypoints(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor) -> torch.Tensor:
+        """forward's keypoints, from the bones alone (bridge.body.keypoint_skinning): the same
+        points to float precision, 2-3x faster than skinning the mesh."""
+        model = self.model
+        _, phenotype, local_changes, facial = model.get_tensor_inputs(None, shape, None, None)
+        coeffs = model._get_phenotype_blendshape_coefficients(phenotype, local_changes, facial)
+        rest = model.get_rest_model(coeffs)
+        transforms, _ = model.get_bone_transforms(self._deltas(pose), rest["rest_bone_poses"])
+        return self.keypoint_skinning.keypoints(coeffs, transforms, transl)
+
+    def _deltas(self, pose: torch.Tensor) -> torch.Tensor:
+        """Anny's pose parameters: a homogeneous rotation per bone."""
+        delta = torch.zeros(*pose.shape[:2], 4, 4, dtype=self.dtype)
+        delta[..., :3, :3] = roma.rotvec_to_rotmat(pose)
+        delta[..., 3, 3] = 1.0
+        return delta
 
     def keypoints_of(self, vertices: torch.Tensor) -> torch.Tensor:
         """BODY_25 keypoints (B, 25, 3) of posed vertices (B, V, 3)."""

@@ -184,6 +184,10 @@ class SmplxBody:
             + offset[:, None]
         return BodyOutput(vertices=vertices, keypoints=self.keypoints_of(vertices), bone_poses=bone_poses)
 
+    def posed_keypoints(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor) -> torch.Tensor:
+        """SMPL-X's pose correctives move vertices with the pose itself, so no shortcut here."""
+        return self.forward(shape, pose, transl).keypoints
+
     def pose_from_bone_poses(self, shape: torch.Tensor, bone_poses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The pose (J, 3) and translation (3,) that give these posed bone frames (J, 4, 4, camera
         coordinates): how a pose the artist set in Blender comes back. SMPL-X's rest frames are
