@@ -50,8 +50,16 @@ WORK_PAD = 0.25
 GRABCUT_SEED = 1
 
 
+# Above this radius the disc's kernel costs more than a distance transform, whose cost does not
+# grow with the radius (a 12-megapixel mask grown by 75 px: 3.4 s with the kernel, 0.2 s without).
+KERNEL_RADIUS_LIMIT = 20
+
+
 def dilate_mask(mask: np.ndarray, radius: int) -> np.ndarray:
     """The mask grown by `radius` pixels in every direction."""
+    if radius > KERNEL_RADIUS_LIMIT:
+        outside = (~mask.astype(bool)).astype(np.uint8)
+        return cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= radius
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
 
@@ -97,8 +105,33 @@ def isolate_fighter(rgb: np.ndarray, mask: np.ndarray, other_mask: np.ndarray | 
         if box is not None:
             x0, y0, x1, y1 = box
             hidden[y0:y1, x0:x1] = other_mask[y0:y1, x0:x1] & ~mask[y0:y1, x0:x1]
-        isolated = cv2.inpaint(isolated, hidden, margin_px(mask), cv2.INPAINT_TELEA)
+        isolated = fill_hidden(isolated, hidden, margin_px(mask))
     return isolated
+
+
+# MediaPipe sees a fighter at 256 px, so the filler needs no finer detail than a copy this size.
+FILL_SIDE = 512
+
+
+def fill_hidden(image: np.ndarray, hidden: np.ndarray, radius: int) -> np.ndarray:
+    """`image` with its `hidden` pixels (uint8, non-zero) inpainted from around them (Telea).
+
+    Why on a copy at most FILL_SIDE pixels: inpainting's cost grows with the pixels it fills times
+    the square of its radius, both of which grow with the photo. Measured on a 4096 x 3072 photo
+    of two fighters (worked on at 1024 px): 12.5 s for the four fills, 0.8 s on the copy."""
+    height, width = hidden.shape
+    scale = min(1.0, FILL_SIDE / max(height, width))
+    if scale == 1.0:
+        return cv2.inpaint(image, hidden, radius, cv2.INPAINT_TELEA)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # A small pixel that averages in any hidden pixel holds the other fighter's colours: fill it too.
+    small_hidden = (cv2.resize(hidden, size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    filled = cv2.inpaint(small, small_hidden, max(1, round(radius * scale)), cv2.INPAINT_TELEA)
+    back = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
+    out = image.copy()
+    out[hidden > 0] = back[hidden > 0]
+    return out
 
 
 def load_strokes(path: str | Path, width: int, height: int) -> np.ndarray:

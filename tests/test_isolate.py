@@ -111,8 +111,27 @@ def test_large_photo_cut_small_and_mask_scaled_back(sample):
     assert found.shape == big_mask.shape and iou(found, big_mask) > 0.8
 
 
-def test_isolated_fighter_on_grey_with_the_hidden_part_filled(overlapping):
+@pytest.mark.parametrize("radius", [5, 60])
+def test_a_mask_grows_by_a_disc_of_the_radius(radius):
+    """Small radii use a disc kernel, large ones a distance transform (fast on big photos): the
+    same disc either way."""
+    mask = np.zeros((301, 301), bool)
+    mask[150, 150] = True
+    grown = dilate_mask(mask, radius)
+    rows, cols = np.nonzero(grown)
+    assert rows.min() == cols.min() == 150 - radius and rows.max() == cols.max() == 150 + radius
+    assert grown.sum() == pytest.approx(np.pi * radius**2, rel=0.15)  # a disc: its square is 30-55% more
+
+
+@pytest.mark.parametrize("scale", [1, 3])
+def test_isolated_fighter_on_grey_with_the_hidden_part_filled(overlapping, scale):
+    """scale 3: a photo larger than the fill works on, filled on a smaller copy and scaled back."""
     photo, back_mask, front_mask, *_ = overlapping
+    if scale > 1:
+        size = (photo.shape[1] * scale, photo.shape[0] * scale)
+        photo = cv2.resize(photo, size, interpolation=cv2.INTER_CUBIC)
+        back_mask, front_mask = (cv2.resize(m.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+                                 for m in (back_mask, front_mask))
     isolated = isolate_fighter(photo, back_mask, front_mask)
     assert (isolated[back_mask] == photo[back_mask]).all()
     far = np.zeros_like(back_mask)
