@@ -1,5 +1,7 @@
 """Two bodies in one camera: they come apart when overlapping, a fighter from its own photo is
 placed touching the other, and the front one is the one the masks show."""
+from types import SimpleNamespace
+
 import numpy as np
 import roma
 import torch
@@ -12,6 +14,7 @@ from bridge.keypoints import INDEX
 from bridge.pair import overlap_front, penetration_loss
 from bridge.placement import place_in_contact
 from bridge.raster import silhouette_mask
+from bridge.reconstruct import still_overlapping
 
 
 def standing(body, x, z, yaw=0.0):
@@ -84,3 +87,14 @@ def test_uke_is_the_fighter_further_from_upright():
     upright, upside_down = _person((100, 50), (100, 150)), _person((300, 200), (300, 100))
     assert guess_roles([upside_down, upright]) == (["uke", "tori"], True)
     assert guess_roles([upright, _person((320, 55), (300, 150))]) == (["tori", "uke"], False)
+
+
+def test_bodies_left_passing_into_each_other_are_reported(body):
+    """The joint stage cannot part two fits of one blended detection; the artist is told how deep."""
+    def fit_at(x):
+        return SimpleNamespace(output=SimpleNamespace(vertices=standing(body, x, 3.0)[None]))
+
+    faces = body.faces.numpy()
+    assert still_overlapping([fit_at(0.0), fit_at(1.0)], faces) == []
+    warning, = still_overlapping([fit_at(0.0), fit_at(0.2)], faces)
+    assert "cm into each other" in warning and "--tori-rect" in warning
