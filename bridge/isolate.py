@@ -125,7 +125,8 @@ def fill_hidden(image: np.ndarray, hidden: np.ndarray, radius: int) -> np.ndarra
         return cv2.inpaint(image, hidden, radius, cv2.INPAINT_TELEA)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     # A small pixel that averages in any hidden pixel holds the other fighter's colours: fill it too.
-    small_hidden = (cv2.resize(hidden, size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    spread = cv2.resize((hidden > 0).astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA)
+    small_hidden = (spread > 0).astype(np.uint8)
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     filled = cv2.inpaint(small, small_hidden, max(1, round(radius * scale)), cv2.INPAINT_TELEA)
     back = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)

@@ -132,7 +132,8 @@ class AnnyBody:
 
     def posed_keypoints(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor) -> torch.Tensor:
         """forward's keypoints, from the bones alone (bridge.body.keypoint_skinning): the same
-        points to float precision, 2-3x faster than skinning the mesh."""
+        points to float precision, 2-3x faster than skinning the mesh. It runs the steps of Anny's
+        own forward up to skinning (pinned anny version; the test on it fails if they change)."""
         model = self.model
         _, phenotype, local_changes, facial = model.get_tensor_inputs(None, shape, None, None)
         coeffs = model._get_phenotype_blendshape_coefficients(phenotype, local_changes, facial)
