@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .image_io import MAX_PROCESSING_SIDE
+from .image_io import MAX_PROCESSING_SIDE, shrink_scale
 from .isolate import dilate_mask, isolate_fighter, margin_px
 from .keypoints import CONFIDENT, keypoint_size, map_keypoints, mapping_matrix, points_inside, same_person
 
@@ -110,7 +110,7 @@ def detect_fighter(rgb: np.ndarray, mask: np.ndarray, other_mask: np.ndarray | N
     MediaPipe's own visibility is no guide here: a wrong quarter turn can score 0.98. Large photos
     are detected at MAX_PROCESSING_SIDE pixels at most."""
     height, width = mask.shape
-    scale = min(1.0, MAX_PROCESSING_SIDE / max(width, height))
+    scale = shrink_scale(width, height, MAX_PROCESSING_SIDE)
     if scale < 1.0:
         size = (round(width * scale), round(height * scale))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)

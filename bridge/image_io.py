@@ -78,6 +78,11 @@ def load_photo(path: str | Path) -> Photo:
     return Photo(rgb=rgb, path=path, focal_35mm=focal)
 
 
+def shrink_scale(width: int, height: int, max_side: int) -> float:
+    """Factor that brings an image's longer side down to `max_side` (1 when it is no longer)."""
+    return min(1.0, max_side / max(width, height))
+
+
 def processing_scale(photo: Photo, max_side: int = MAX_PROCESSING_SIDE) -> float:
     """Factor from photo pixels to processing pixels (1 for photos that are small enough)."""
-    return min(1.0, max_side / max(photo.width, photo.height))
+    return shrink_scale(photo.width, photo.height, max_side)
