@@ -29,16 +29,16 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bridge.camera import project  # noqa: E402
-from bridge.contact import interpenetration_m  # noqa: E402
+from bridge.geometry.camera import project  # noqa: E402
+from bridge.geometry.penetration import interpenetration_m  # noqa: E402
 from bridge.metrics import (keypoint_error_px, match_people, mpjpe, pa_mpjpe, silhouette_error,  # noqa: E402
                             silhouette_iou)
-from bridge.refine import RefineSettings  # noqa: E402
+from bridge.refinement.refine import RefineSettings  # noqa: E402
 from bridge.progress import Reporter  # noqa: E402
-from bridge.raster import silhouette_mask  # noqa: E402
-from bridge.reconstruct import reconstruct  # noqa: E402
-from bridge.render import frontmost_body  # noqa: E402
-from bridge.scene_jobs import refine_scene  # noqa: E402
+from bridge.geometry.raster import silhouette_mask  # noqa: E402
+from bridge.jobs.reconstruct import reconstruct  # noqa: E402
+from bridge.refinement.render import frontmost_body  # noqa: E402
+from bridge.jobs.refine_job import refine_scene  # noqa: E402
 
 # The pixel order is scored only where the true and the fitted overlaps share this many pixels:
 # fitted bodies that overlap somewhere else entirely (tomoe-nage s104: 1 pixel in common) say

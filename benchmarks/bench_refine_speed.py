@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bridge.body import load_body_model  # noqa: E402
-from bridge.refine import FighterState, RefineSettings, RefineTarget, refine_fighter  # noqa: E402
+from bridge.fitting.state import FighterState
+from bridge.refinement.refine import RefineSettings, RefineTarget, refine_fighter  # noqa: E402
 
 SAMPLE = ROOT / "assets" / "sample"
 CASES = [("silhouette + keypoints", 256, 0.0), ("silhouette + keypoints + RGB", 256, 1.0),

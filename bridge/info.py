@@ -22,7 +22,7 @@ def renderer_status() -> dict[str, str]:
     """'ok', or the reason a renderer device cannot be used (the hint included)."""
     import torch
 
-    from .render import load_mitsuba
+    from .refinement.render import load_mitsuba
 
     status = {}
     for device in ("cpu", "cuda"):

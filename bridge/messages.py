@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 
 SCHEMA_VERSION = 1
+# Job defaults both sides offer (the CLI's flags and the add-on's panel): one number, one place.
+REFINE_ITERATIONS = 60
+CONTACT_STEPS = 60
 
 
 def progress(job: str, stage: str, step: int, total: int, loss: float | None = None,
@@ -28,8 +31,19 @@ def error(job: str, code: str, message: str, hint: str = "") -> dict:
     return {"type": "error", "id": job, "code": code, "message": message, "hint": hint}
 
 
+def _finite(value):
+    """NaN and infinities become null: JSON has no such numbers, and a strict reader rejects the line."""
+    if isinstance(value, float):
+        return value if value - value == 0 else None  # NaN - NaN and inf - inf are NaN
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
 def encode(message: dict) -> str:
-    return json.dumps({"schema": SCHEMA_VERSION, **message}, separators=(",", ":"))
+    return json.dumps(_finite({"schema": SCHEMA_VERSION, **message}), separators=(",", ":"), allow_nan=False)
 
 
 def decode(line: str) -> dict:

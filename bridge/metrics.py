@@ -27,8 +27,10 @@ def pa_mpjpe(points: np.ndarray, target: np.ndarray) -> float:
 
 
 def keypoint_error_px(points: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> float:
-    errors = np.linalg.norm(points - target, axis=-1)
-    return float(errors[mask].mean() if mask is not None else errors.mean())
+    """Mean pixel distance over the points in `mask` (all without one); NaN when none is."""
+    errors = np.linalg.norm(np.asarray(points, np.float64) - np.asarray(target, np.float64), axis=-1)
+    chosen = errors if mask is None else errors[np.asarray(mask, bool)]
+    return float(chosen.mean()) if chosen.size else float("nan")
 
 
 

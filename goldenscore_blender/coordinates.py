@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-FILM_WIDTH_35MM = 36.0
+from .locations import bridge_format
+
+FILM_WIDTH_35MM = bridge_format().FILM_WIDTH_35MM  # the bridge's camera convention
 _FLIP_Y_Z = np.diag([1.0, -1.0, -1.0, 1.0])
 
 

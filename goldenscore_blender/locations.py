@@ -1,4 +1,4 @@
-"""Where the add-on finds its bridge and keeps its user data."""
+"""Where the add-on finds its bridge, and the bridge's shared pure-Python modules (no `bpy` here)."""
 from __future__ import annotations
 
 import importlib.util
@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-import bpy
 
 ADDON_ID = __package__  # preferences and user folders are keyed by the package name
 ADDON_DIR = Path(__file__).resolve().parent
@@ -26,11 +25,6 @@ def requirements_file() -> Path:
     return bridge_home() / "requirements.txt"
 
 
-def user_dir(name: str) -> Path:
-    """A folder of ours under Blender's per-extension user directory (kept across upgrades)."""
-    return Path(bpy.utils.extension_path_user(ADDON_ID, path=name, create=True))
-
-
 def build_defaults() -> dict:
     """What `build.py extension` recorded at build time (the repository's environment)."""
     try:
@@ -39,12 +33,23 @@ def build_defaults() -> dict:
         return {}
 
 
-def bridge_messages():
-    """The bridge's own message module (pure stdlib), so both sides share one schema."""
-    name = f"{ADDON_ID}._bridge_messages"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, bridge_home() / "bridge" / "messages.py")
+def bridge_module(name: str):
+    """One of the bridge's pure-Python modules (`messages`, `result/format`), loaded from its file
+    so both sides share one schema without importing the bridge package (torch)."""
+    key = f"{ADDON_ID}._bridge_{name.replace('/', '_')}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, bridge_home() / "bridge" / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
+        sys.modules[key] = module
+    return sys.modules[key]
+
+
+def bridge_messages():
+    """The JSON-lines message schema (bridge/messages.py)."""
+    return bridge_module("messages")
+
+
+def bridge_format():
+    """The result folder's contract (bridge/result/format.py): names, keys, version, BODY_25."""
+    return bridge_module("result/format")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import bpy
 
-from .bridge_client import running_job
+from .operator_base import running_job
 from .export.turntable import CAMERA as TURNTABLE_CAMERA
 from .fighters.build import fighter_armatures
 from .preferences import interpreter

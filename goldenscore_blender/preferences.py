@@ -8,8 +8,10 @@ from pathlib import Path
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from .bridge_client import BridgeOperator, Job, JobError, bridge_command, bridge_environment
-from .locations import ADDON_ID, bridge_home, build_defaults, requirements_file, user_dir
+from .bridge_client import Job, JobError, bridge_command, bridge_environment
+from .operator_base import BridgeOperator, logs_folder
+from .locations import ADDON_ID, bridge_home, build_defaults, requirements_file
+from .user_folders import user_dir
 
 
 def addon_preferences(context=None):
@@ -113,7 +115,7 @@ class GS_OT_create_environment(BridgeOperator, bpy.types.Operator):
             ("updating pip", [python, "-m", "pip", "install", "--upgrade", "pip"]),
             ("installing the bridge's packages", [python, "-m", "pip", "install", "-r", str(requirements_file())]),
             ("building the body model cache", bridge_command(python, "warmup")),
-        ], cwd=bridge_home(), env=bridge_environment())
+        ], cwd=bridge_home(), env=bridge_environment(), log_folder=logs_folder())
 
     def build(self, context, job):
         self.report({"INFO"}, f"Bridge environment ready: {environment_python()}")
@@ -128,7 +130,7 @@ class GS_OT_test_bridge(BridgeOperator, bpy.types.Operator):
 
     def make_job(self, context):
         return Job("Testing the bridge", [("asking for versions", bridge_command(bridge_interpreter(context), "info"))],
-                   cwd=bridge_home(), env=bridge_environment())
+                   cwd=bridge_home(), env=bridge_environment(), log_folder=logs_folder())
 
     def on_message(self, context, message):
         if message["type"] == "info":

@@ -4,7 +4,9 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
-ROLES = ("tori", "uke")
+from .locations import bridge_format, bridge_messages
+
+ROLES = bridge_format().ROLES
 
 
 def _is_camera(self, obj):
@@ -36,7 +38,7 @@ class GoldenScoreSettings(bpy.types.PropertyGroup):
     part: EnumProperty(
         name="Part", default="legs",
         items=[("legs", "Legs", ""), ("arms", "Arms", ""), ("torso", "Torso", ""), ("head", "Head", "")])
-    iterations: IntProperty(name="Iterations", default=50, min=1, max=2000,
+    iterations: IntProperty(name="Iterations", default=bridge_messages().REFINE_ITERATIONS, min=1, max=2000,
                             description="Optimisation steps of the refinement")
     prior_weight: FloatProperty(name="Prior weight", default=0.3, min=0.0, soft_max=20.0,
                                 description="How strongly the refinement keeps the pose natural")
@@ -47,6 +49,12 @@ class GoldenScoreSettings(bpy.types.PropertyGroup):
 
 def settings(context) -> GoldenScoreSettings:
     return context.scene.golden_score
+
+
+def photo_ready(context) -> bool:
+    """Whether the scene has an imported photo and its camera: what every fighter operator needs."""
+    state = settings(context)
+    return state.photo is not None and state.camera is not None
 
 
 def register():

@@ -1,4 +1,4 @@
-"""Reading the bridge's result folder (the data contract in DESIGN.md) and making new ones."""
+"""Reading the bridge's result folder (its contract: bridge/result/format.py, docs/result_format.md) and making new ones."""
 from __future__ import annotations
 
 import json
@@ -8,29 +8,27 @@ from pathlib import Path
 
 import numpy as np
 
-from .locations import user_dir
+from .locations import bridge_format
+from .user_folders import user_dir
 
-BODY_25 = (
-    "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
-    "left_wrist", "mid_hip", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee",
-    "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe", "left_small_toe",
-    "left_heel", "right_big_toe", "right_small_toe", "right_heel",
-)
-FIGHTER_KEYS = ("vertices", "faces", "keypoints3d", "keypoints2d", "keypoint_confidence", "bone_names",
-                "bone_parents", "rest_heads", "rest_tails", "bone_poses", "bone_transforms", "skin_weights")
+FORMAT = bridge_format()  # the one owner of the result's names, keys and version
+BODY_25 = FORMAT.BODY_25
 
 
 def read_result(folder) -> tuple[dict, dict[str, dict]]:
     """scene.json and each fighter's arrays; raises KeyError/OSError/ValueError on a broken folder,
     before anything in Blender changes."""
     folder = Path(folder)
-    scene = json.loads((folder / "scene.json").read_text())
+    scene = json.loads((folder / FORMAT.SCENE_JSON).read_text())
+    problem = FORMAT.version_problem(scene) if isinstance(scene, dict) else "its scene.json is not an object"
+    if problem:
+        raise ValueError(f"the result in {folder} cannot be read: {problem}")
     fighters = {}
     for role in scene["fighters"]:
-        with np.load(folder / f"fighter_{role}.npz") as npz:
-            missing = [key for key in FIGHTER_KEYS if key not in npz]
+        with np.load(folder / FORMAT.fighter_file(role), allow_pickle=False) as npz:
+            missing = [key for key in FORMAT.FIGHTER_KEYS if key not in npz]
             if missing:
-                raise KeyError(f"fighter_{role}.npz lacks {', '.join(missing)}")
+                raise KeyError(f"{FORMAT.fighter_file(role)} lacks {', '.join(missing)}")
             fighters[role] = {key: npz[key] for key in npz.files}
     return scene, fighters
 

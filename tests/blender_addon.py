@@ -89,6 +89,20 @@ def detected(detected_blend, blender):
     return reopen(blender, detected_blend)
 
 
+PAIR_SCENE = ROOT / "assets" / "scenes" / "uchi-mata_throw_s34"
+
+
+@pytest.fixture(scope="session")
+def pair_blend(addon, blender, tmp_path_factory):
+    """Two fighters detected once per session (uchi-mata), saved for tests to reopen."""
+    return detect_and_save(blender, PAIR_SCENE / "photo.jpg", 2, tmp_path_factory.mktemp("pair"))
+
+
+@pytest.fixture
+def pair(pair_blend, blender):
+    return reopen(blender, pair_blend)
+
+
 def fighter_arrays(scene, role="tori") -> dict:
     with np.load(Path(scene.golden_score.result_dir) / f"fighter_{role}.npz") as npz:
         return {key: npz[key] for key in npz.files}

@@ -39,7 +39,7 @@ def run_bridge(*args, cwd=ROOT, env=None, timeout=600):
 def fitted_sample(tmp_path_factory):
     """A result folder of the sample photo (one fighter), for the jobs that start from one."""
     from bridge.progress import Reporter
-    from bridge.reconstruct import reconstruct
+    from bridge.jobs.reconstruct import reconstruct
 
     out = tmp_path_factory.mktemp("fitted") / "sample"
     with open(os.devnull, "w") as quiet:

@@ -80,7 +80,7 @@ def test_cancel_stops_the_bridge_and_nothing_is_written(empty_scene, addon, tmp_
 
 def test_fit_follows_a_dragged_keypoint(detected, blender, addon):
     bpy = blender
-    from bridge.camera import project
+    from bridge.geometry.camera import project
 
     before = fighter_arrays(detected)
     K = np.array(json.loads((Path(detected.golden_score.result_dir) / "scene.json").read_text())["camera"]["K"])

@@ -36,7 +36,7 @@ def test_keypoints_project_through_the_blender_camera_where_the_bridge_projects_
     from bpy_extras.object_utils import world_to_camera_view
     from mathutils import Vector
 
-    from bridge.camera import project
+    from bridge.geometry.camera import project
 
     scene = detected
     arrays = fighter_arrays(scene)

@@ -6,21 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import trimesh
-from blender_addon import detect_and_save, fighter_arrays, reopen, world_points
+from blender_addon import PAIR_SCENE, detect_and_save, fighter_arrays, reopen, world_points
 
-from bridge.camera import project
+from bridge.geometry.camera import project
 
-SCENE = Path(__file__).resolve().parents[1] / "assets" / "scenes" / "uchi-mata_throw_s34"
-
-
-@pytest.fixture(scope="module")
-def pair_blend(addon, blender, tmp_path_factory):
-    return detect_and_save(blender, SCENE / "photo.jpg", 2, tmp_path_factory.mktemp("pair"))
-
-
-@pytest.fixture
-def pair(pair_blend, blender):
-    return reopen(blender, pair_blend)
+SCENE = PAIR_SCENE
 
 
 def _scene_K(scene):
@@ -73,7 +63,7 @@ def test_fit_keeps_the_roles_of_the_artists_boxes(pair, blender, addon):
 def test_resolve_contact_pushes_the_fighters_out_of_each_other(pair, blender, addon):
     """The artist drags uke's rig 15 cm into tori; Resolve Contact, starting from that pose, takes
     them apart again."""
-    from bridge.contact import interpenetration_m
+    from bridge.geometry.penetration import interpenetration_m
 
     def overlap(uke_shift=np.zeros(3)):
         tori, uke = (fighter_arrays(pair, role) for role in ("tori", "uke"))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bridge.pair import overlap_front
+from bridge.fitting.pair import overlap_front
 from conftest import ROOT
 
 SCENES = ROOT / "assets" / "scenes"
@@ -37,7 +37,7 @@ def test_the_body_seen_at_each_pixel_is_the_one_the_render_shows(body):
     """frontmost_body, which the benchmark's pixel order rests on, agrees with the scene's own
     render (labels.png, Blender's Cycles) where the true bodies overlap: tomoe-nage, where each
     fighter is in front somewhere."""
-    from bridge.render import frontmost_body
+    from bridge.refinement.render import frontmost_body
 
     folder = SCENES / "tomoe-nage_throw_s36"
     truth = np.load(folder / "truth.npz")

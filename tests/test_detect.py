@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bridge.detect import Detection, detect_body25, detect_fighter, fused
-from bridge.image_io import load_photo
+from bridge.detection.mediapipe_pose import Detection, detect_body25, detect_fighter, fused
+from bridge.imaging.photo import load_photo
 from conftest import SAMPLE
 
 

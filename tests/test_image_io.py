@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from bridge.errors import BridgeError
-from bridge.image_io import load_photo, processing_scale
+from bridge.imaging.photo import load_photo, processing_scale
 from conftest import SAMPLE
 
 
@@ -54,7 +54,7 @@ def test_bad_files_say_what_is_wrong(tmp_path, content, code):
 
 
 def test_large_photos_are_processed_smaller():
-    from bridge.image_io import Photo
+    from bridge.imaging.photo import Photo
 
     big = Photo(rgb=np.zeros((3000, 4000, 3), np.uint8), path=None, focal_35mm=None)
     assert processing_scale(big) == pytest.approx(1024 / 4000)

@@ -5,10 +5,10 @@ import pytest
 from PIL import Image
 
 from bridge.errors import BridgeError
-from bridge.image_io import load_photo
-from bridge.isolate import (
-    NEUTRAL_GREY, UNPAINTED, check_rect, dilate_mask, grabcut_mask, isolate_fighter, load_strokes, margin_px, mask_box,
-)
+from bridge.imaging.photo import load_photo
+from bridge.detection.hints import UNPAINTED, check_rect, load_strokes
+from bridge.detection.isolation import NEUTRAL_GREY, grabcut_mask, isolate_fighter
+from bridge.imaging.masks import dilate_mask, margin_px, mask_box
 from conftest import SAMPLE
 
 
@@ -142,4 +142,4 @@ def test_isolated_fighter_on_grey_with_the_hidden_part_filled(overlapping, scale
     hidden[:, x1 + 20:] = False
     assert np.abs(isolated[hidden].astype(int) - photo[hidden]).mean() > 20
     kept = dilate_mask(back_mask, margin_px(back_mask))
-    assert (isolate_fighter(photo, back_mask, front_mask, fill=None)[hidden & ~kept] == NEUTRAL_GREY).all()
+    assert (isolate_fighter(photo, back_mask, None)[hidden & ~kept] == NEUTRAL_GREY).all()

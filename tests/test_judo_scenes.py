@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import judo_scenes  # noqa: E402
-from bridge.contact import interpenetration_m  # noqa: E402
+from bridge.geometry.penetration import interpenetration_m  # noqa: E402
 from bridge.keypoints import INDEX  # noqa: E402
 
 SCENES = judo_scenes.COMMITTED_DIR

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from bridge.errors import BridgeError
-from bridge.keypoints import (
-    BODY_25, INDEX, assign_people, load_coco_json, load_keypoint_file, load_openpose_json, map_keypoints, pick_two,
-)
+from bridge.detection.keypoint_file import assign_people, load_coco_json, load_keypoint_file, load_openpose_json, pick_two
+from bridge.keypoints import INDEX, map_keypoints
+from bridge.result.format import BODY_25
 
 
 def test_blazepose_maps_to_body25_with_neck_and_mid_hip_averaged():

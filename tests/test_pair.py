@@ -6,15 +6,14 @@ import numpy as np
 import roma
 import torch
 
-from bridge.camera import intrinsics
-from bridge.contact import interpenetration_m
-from bridge.fighters import guess_roles
-from bridge.fit import PersonTarget
-from bridge.keypoints import INDEX
-from bridge.pair import overlap_front, penetration_loss
-from bridge.placement import place_in_contact
-from bridge.raster import silhouette_mask
-from bridge.reconstruct import still_overlapping
+from bridge.geometry.camera import intrinsics
+from bridge.geometry.penetration import interpenetration_m
+from bridge.detection.roles import guess_roles
+from bridge.keypoints import INDEX, PersonTarget
+from bridge.fitting.pair import overlap_front, penetration_loss
+from bridge.fitting.placement import place_in_contact
+from bridge.geometry.raster import silhouette_mask
+from bridge.jobs.reconstruct import still_overlapping
 
 
 def standing(body, x, z, yaw=0.0):

@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from conftest import ROOT, run_bridge
-from bridge.camera import project
+from bridge.geometry.camera import project
 from bridge.keypoints import INDEX
-from bridge.refine import FighterState, RefineSettings, RefineTarget, part_bones, refine_fighter
-from bridge.render import MeshRenderer, View
+from bridge.fitting.state import FighterState
+from bridge.refinement.refine import RefineSettings, RefineTarget, part_bones, refine_fighter
+from bridge.refinement.render import MeshRenderer, View
 
 SCENE = ROOT / "assets" / "scenes" / "osoto-gari_kuzushi_s31"
 FAST = RefineSettings(iterations=60, resolution=160, preview_every=10)

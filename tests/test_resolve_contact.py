@@ -5,10 +5,10 @@ import numpy as np
 import torch
 
 from conftest import ROOT, run_bridge
-from bridge.camera import project
-from bridge.contact import interpenetration_m
-from bridge.refine import FighterState
-from bridge.scene_jobs import resolve_contact
+from bridge.geometry.camera import project
+from bridge.geometry.penetration import interpenetration_m
+from bridge.fitting.state import FighterState
+from bridge.fitting.contact import resolve_contact
 
 SCENE = ROOT / "assets" / "scenes" / "osoto-gari_kuzushi_s31"
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import trimesh
 
-from bridge.camera import project
+from bridge.geometry.camera import project
 from bridge.metrics import keypoint_error_px, pa_mpjpe
-from bridge.reconstruct import reconstruct
+from bridge.jobs.reconstruct import reconstruct
 from conftest import SAMPLE
 
 

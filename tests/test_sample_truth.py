@@ -1,4 +1,4 @@
-"""The bundled sample photo and its ground truth agree with each other and with bridge.camera.
+"""The bundled sample photo and its ground truth agree with each other and with bridge.geometry.camera.
 
 The files come from `python tools/render_scene.py --out assets/sample` (Blender Cycles); these
 checks need neither Blender nor a GPU.
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bridge import camera  # noqa: E402
+from bridge.geometry import camera  # noqa: E402
 
 SAMPLE = ROOT / "assets" / "sample"
 WIDTH, HEIGHT = 384, 512

@@ -1,9 +1,8 @@
 """A leg both fighters' detections claim stays with the fighter whose gi it shows."""
 import numpy as np
 
-from bridge.fit import PersonTarget
-from bridge.keypoints import CONFIDENT, INDEX
-from bridge.shared_legs import drop_shared_legs
+from bridge.keypoints import CONFIDENT, INDEX, PersonTarget
+from bridge.detection.shared_legs import drop_shared_legs
 
 BLUE, WHITE, MAT = (40, 70, 200), (235, 235, 230), (90, 140, 60)
 LEG = ("knee", "ankle", "heel", "big_toe", "small_toe")

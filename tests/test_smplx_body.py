@@ -20,9 +20,9 @@ pytest.importorskip("smplx", reason="the optional smplx package is not installed
 from bridge.body import load_body_model  # noqa: E402
 from bridge.body.smplx_files import write_plain_copy  # noqa: E402
 from bridge.body.vposer import VPoserEncoder  # noqa: E402
-from bridge.camera import intrinsics, project  # noqa: E402
+from bridge.geometry.camera import intrinsics, project  # noqa: E402
 from bridge.errors import BridgeError  # noqa: E402
-from bridge.fit import fit_fighter  # noqa: E402
+from bridge.fitting.fit import fit_fighter  # noqa: E402
 from bridge.keypoints import INDEX  # noqa: E402
 from bridge.metrics import keypoint_error_px, pa_mpjpe  # noqa: E402
 

@@ -10,18 +10,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bridge.camera import project
-from bridge.contact import interpenetration_m
-from bridge.fighters import FighterHints, find_fighters
-from bridge.image_io import load_photo
-from bridge.isolate import TORSO
-from bridge.fit import PersonTarget
-from bridge.keypoints import CONFIDENT, INDEX
+from bridge.geometry.camera import project
+from bridge.geometry.penetration import interpenetration_m
+from bridge.detection.fighters import FighterHints, find_fighters
+from bridge.imaging.photo import load_photo
+from bridge.imaging.masks import TORSO
+from bridge.keypoints import CONFIDENT, INDEX, PersonTarget
 from bridge.metrics import match_people
-from bridge.pair import depth_in_region
+from bridge.fitting.pair import depth_in_region
 from bridge.progress import Reporter
-from bridge.reconstruct import reconstruct
-from bridge.shared_legs import claimed_twice
+from bridge.jobs.reconstruct import reconstruct
+from bridge.detection.shared_legs import claimed_twice
 from conftest import ROOT
 
 SCENES = ROOT / "assets" / "scenes"

@@ -5,7 +5,7 @@ import bpy
 import numpy as np
 from bpy_extras.io_utils import ExportHelper
 
-from ..fighters.build import fighter_armatures
+from ..fighters.build import fighter_armatures, fighter_meshes
 from ..properties import settings
 
 VOXELS_PER_HEIGHT = 300  # the remesh resolution: fine enough for fingers at statue size
@@ -17,20 +17,19 @@ def _posed_triangles(context) -> tuple[np.ndarray, np.ndarray]:
     """World-space vertices and triangles of every fighter's armature-deformed mesh."""
     depsgraph = context.evaluated_depsgraph_get()
     vertices, faces, offset = [], [], 0
-    for armature in fighter_armatures(context.scene).values():
-        for body in (child for child in armature.children if child.type == "MESH"):
-            evaluated = body.evaluated_get(depsgraph)
-            mesh = evaluated.to_mesh()
-            mesh.calc_loop_triangles()
-            co = np.empty(len(mesh.vertices) * 3)
-            mesh.vertices.foreach_get("co", co)
-            tris = np.empty(len(mesh.loop_triangles) * 3, dtype=np.int64)
-            mesh.loop_triangles.foreach_get("vertices", tris)
-            world = np.array(evaluated.matrix_world)
-            vertices.append(co.reshape(-1, 3) @ world[:3, :3].T + world[:3, 3])
-            faces.append(tris.reshape(-1, 3) + offset)
-            offset += len(mesh.vertices)
-            evaluated.to_mesh_clear()
+    for body in fighter_meshes(context.scene):
+        evaluated = body.evaluated_get(depsgraph)
+        mesh = evaluated.to_mesh()
+        mesh.calc_loop_triangles()
+        co = np.empty(len(mesh.vertices) * 3)
+        mesh.vertices.foreach_get("co", co)
+        tris = np.empty(len(mesh.loop_triangles) * 3, dtype=np.int64)
+        mesh.loop_triangles.foreach_get("vertices", tris)
+        world = np.array(evaluated.matrix_world)
+        vertices.append(co.reshape(-1, 3) @ world[:3, :3].T + world[:3, 3])
+        faces.append(tris.reshape(-1, 3) + offset)
+        offset += len(mesh.vertices)
+        evaluated.to_mesh_clear()
     return np.concatenate(vertices), np.concatenate(faces)
 
 

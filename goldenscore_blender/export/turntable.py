@@ -8,7 +8,7 @@ import numpy as np
 from bpy.props import EnumProperty, StringProperty
 from mathutils import Matrix, Vector
 
-from ..fighters.build import fighter_armatures, scene_collection
+from ..fighters.build import fighter_armatures, fighter_meshes, scene_collection
 from ..properties import settings
 
 PIVOT = "Turntable pivot"
@@ -19,10 +19,9 @@ def _fighters_centre(context) -> np.ndarray:
     """The middle of the fighters' posed bounding box."""
     depsgraph = context.evaluated_depsgraph_get()
     corners = []
-    for armature in fighter_armatures(context.scene).values():
-        for body in (c for c in armature.children if c.type == "MESH"):
-            evaluated = body.evaluated_get(depsgraph)
-            corners += [evaluated.matrix_world @ Vector(corner) for corner in evaluated.bound_box]
+    for body in fighter_meshes(context.scene):
+        evaluated = body.evaluated_get(depsgraph)
+        corners += [evaluated.matrix_world @ Vector(corner) for corner in evaluated.bound_box]
     points = np.array(corners)
     return (points.min(axis=0) + points.max(axis=0)) / 2
 

@@ -40,6 +40,12 @@ def fighter_armatures(scene) -> dict:
     return {obj[ROLE_PROP]: obj for obj in scene.objects if obj.type == "ARMATURE" and ROLE_PROP in obj}
 
 
+def fighter_meshes(scene) -> list:
+    """Every fighter's skinned mesh (the armatures' mesh children): what exports and renders take."""
+    return [child for armature in fighter_armatures(scene).values() for child in armature.children
+            if child.type == "MESH"]
+
+
 def remove_fighter(scene, role: str) -> None:
     armature = fighter_armature(scene, role)
     if armature is None:

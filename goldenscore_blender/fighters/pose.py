@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..coordinates import camera_from_world
+from ..results import FORMAT
 from .build import BONE_NAMES_PROP, REST_POSES_PROP
 
 
@@ -24,7 +25,7 @@ def write_artist_poses(folder: Path, armatures: dict, camera_object) -> list[Pat
     """artist_pose_<role>.npz (key bone_poses) for each fighter, in the result folder."""
     written = []
     for role, armature in armatures.items():
-        path = Path(folder) / f"artist_pose_{role}.npz"
-        np.savez(path, bone_poses=artist_bone_poses(armature, camera_object).astype(np.float32))
+        path = Path(folder) / FORMAT.artist_pose_file(role)
+        np.savez(path, **{FORMAT.ARTIST_POSE_KEY: artist_bone_poses(armature, camera_object).astype(np.float32)})
         written.append(path)
     return written

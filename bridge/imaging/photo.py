@@ -1,15 +1,55 @@
 """Photos in: any JPEG/PNG a camera or editor writes, as 8-bit RGB in the photo's own frame."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import BridgeError
+from ..errors import BridgeError
 
 MAX_PROCESSING_SIDE = 1024  # larger photos are downsized for detection and fitting
+MIN_PHOTO_SIDE = 32  # pixels on the shorter side; fewer hold no body to fit
+MAX_PHOTO_PIXELS = 100_000_000  # 100 megapixels (a 12000 x 8000 camera's): more is a decompression bomb or a scan
+Image.MAX_IMAGE_PIXELS = MAX_PHOTO_PIXELS  # PIL refuses twice this outright and warns above it; we refuse above it
+
+
+def too_large(path, size: tuple[int, int], what: str = "photo") -> BridgeError:
+    width, height = size
+    code = "photo_too_large" if what == "photo" else "strokes_too_large"
+    return BridgeError(code, f"The {what} {path} is {width}x{height} pixels "
+                       f"({width * height / 1e6:.0f} megapixels); the limit is {MAX_PHOTO_PIXELS / 1e6:.0f} megapixels.",
+                       "Scale it down (the bridge works at 1024 pixels anyway), for example to 4000 pixels on the "
+                       "longer side.")
+
+
+def open_checked(path: Path, what: str = "photo") -> Image.Image:
+    """Image.open, with images over MAX_PHOTO_PIXELS refused before their pixels are decoded."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(path)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            image = None
+    if image is None or image.width * image.height > MAX_PHOTO_PIXELS:
+        if image is None:
+            image = _unchecked(path)
+        size = image.size
+        image.close()
+        raise too_large(path, size, what)
+    return image
+
+
+def _unchecked(path: Path) -> Image.Image:
+    """Open without PIL's size check, only to read the size of an image to be refused."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        return Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 EXIF_FOCAL_35MM = 41989  # FocalLengthIn35mmFilm
 EXIF_IFD = 0x8769
 
@@ -61,7 +101,7 @@ def load_photo(path: str | Path) -> Photo:
     if path.stat().st_size == 0:
         raise BridgeError("photo_empty", f"The photo {path} is an empty file.", "Export the photo again.")
     try:
-        with Image.open(path) as image:
+        with open_checked(path) as image:
             image.load()
             focal = _focal_35mm(image)
             image = ImageOps.exif_transpose(image)
@@ -72,9 +112,10 @@ def load_photo(path: str | Path) -> Photo:
     except (OSError, SyntaxError, ValueError) as exc:
         raise BridgeError("photo_corrupt", f"The photo {path} is damaged ({exc}).",
                           "Export or download it again.") from None
-    if min(rgb.shape[:2]) < 32:
+    if min(rgb.shape[:2]) < MIN_PHOTO_SIDE:
         raise BridgeError("photo_too_small", f"The photo {path} is only {rgb.shape[1]}x{rgb.shape[0]} pixels.",
-                          "Use a photo at least 256 pixels on its shorter side.")
+                          f"Use a photo at least {MIN_PHOTO_SIDE} pixels on its shorter side (a few hundred fit "
+                          "far better).")
     return Photo(rgb=rgb, path=path, focal_35mm=focal)
 
 

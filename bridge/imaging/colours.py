@@ -1,11 +1,11 @@
 """Which fighter's colours a set of pixels shows: each fighter's colour histogram, learnt from
-its own GrabCut pixels, votes on the pixels. Both depth order (bridge.pair) and who owns a leg
-two detections claim (bridge.shared_legs) are read this way."""
+its own GrabCut pixels, votes on the pixels. Both depth order (bridge.fitting.pair) and who owns a leg
+two detections claim (bridge.detection.shared_legs) are read this way."""
 from __future__ import annotations
 
 import numpy as np
 
-from .isolate import dilate_mask, margin_px
+from .masks import dilate_mask, margin_px
 
 COLOUR_BINS = 8  # per RGB channel: 512 colours, enough for a gi against skin, few enough for a thousand pixels
 

@@ -15,10 +15,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from .colours import colour_vote, fighter_colour_models
-from .fit import PersonTarget
-from .isolate import skeleton_mask
-from .keypoints import CONFIDENT, INDEX, keypoint_size
+from ..imaging.colours import colour_vote, fighter_colour_models
+from ..imaging.masks import skeleton_mask
+from ..keypoints import CONFIDENT, INDEX, PersonTarget, keypoint_size
 
 SIDES = ("right", "left")
 LEG_POINTS = ("knee", "ankle", "heel", "big_toe", "small_toe")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .keypoints import LIMBS
+from ..keypoints import LIMBS
 
 DETECTED = (255, 200, 0)  # RGB: where the detector (or the keypoint file) put the joints
 FITTED = (255, 40, 200)  # where the fitted body's joints project

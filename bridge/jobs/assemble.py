@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .body import BodyModel
-from .camera import project
-from .overlay import draw_overlay
-from .pair import overlap_front
-from .raster import silhouette_mask
+from ..body import BodyModel
+from ..fitting.pair import overlap_front
+from ..geometry.camera import project
+from ..geometry.raster import silhouette_mask
+from ..imaging.overlay import draw_overlay
 
 
 def fighter_arrays(body: BodyModel, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor,
                    points: np.ndarray, confidence: np.ndarray, vertices: torch.Tensor | None = None) -> dict:
-    """One fighter by the data contract (DESIGN.md). `vertices` replaces the posed mesh when a
+    """One fighter by the data contract (docs/result_format.md). `vertices` replaces the posed mesh when a
     raw-vertex refinement moved it off what the parameters give."""
     shape, pose, transl = (torch.as_tensor(t, dtype=torch.float32) for t in (shape, pose, transl))
     with torch.no_grad():
@@ -45,7 +45,7 @@ def fighter_arrays(body: BodyModel, shape: torch.Tensor, pose: torch.Tensor, tra
 
 def front_role(arrays: dict[str, dict], masks: dict[str, np.ndarray | None], K: np.ndarray, rgb: np.ndarray) -> str:
     """The role in front where the bodies overlap (the photo decides where both masks are known
-    and it tells the fighters apart; bridge.pair.overlap_front)."""
+    and it tells the fighters apart; bridge.fitting.pair.overlap_front)."""
     roles = list(arrays)
     if len(roles) == 1:
         return roles[0]

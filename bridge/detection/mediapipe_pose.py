@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .image_io import MAX_PROCESSING_SIDE, shrink_scale
-from .isolate import dilate_mask, isolate_fighter, margin_px
-from .keypoints import CONFIDENT, keypoint_size, map_keypoints, mapping_matrix, points_inside, same_person
+from ..imaging.masks import dilate_mask, margin_px
+from ..imaging.photo import MAX_PROCESSING_SIDE, shrink_scale
+from ..keypoints import CONFIDENT, keypoint_size, map_keypoints, mapping_matrix, points_inside, same_person
+from .isolation import isolate_fighter
 
 MIN_DETECTION_CONFIDENCE = 0.3
 

@@ -2,32 +2,11 @@
 
 The fitted body is rendered by Mitsuba from the photo's camera and compared with the photo;
 the error flows back through the renderer and the body model into the pose. Losses: the
-silhouette against the fighter's mask, the paper's RGB L2 against the photo (pixels clamped to
-[0, 1]), the keypoint reprojection of the fit, and a pose prior.
-
-Why these choices (measured on the sample photo from its keypoint fit, 60 iterations; silhouette
-error 1 - IoU, before 0.202, PA-MPJPE before 45.1 mm; the two-fighter scenes are in BENCHMARKS.md):
-- Parameters are *changes* from the starting pose (the keypoint fit, or the artist's own pose
-  from Blender), composed onto each bone's rotation; knees and elbows stay one-way hinges.
-- The prior is L2 on those changes, not on the pose itself (the paper's prior towards the rest
-  pose would pull a throw back towards standing; not measured). Its weight is 0.3. The paper's 3
-  held the pose so tightly that the silhouette error only fell to 0.156 (PA 45.8 mm); 0.03 gave
-  0.083 (39.6 mm) here, 0.3 gives 0.110 (42.9 mm). On the 13 fighters of the judo scenes, whose
-  masks and keypoints are worse, 0.3 kept PA-MPJPE from getting worse by more than 13 mm for
-  anyone (mean 166.6 -> 161.8 mm, silhouette error -39%), where 0.03 let one fighter drift by
-  31 mm (mean -> 163.6 mm, silhouette error -42%).
-- Adam, not the paper's SGD with momentum 0.9 (both with prior 0.03): SGD reached 0.092
-  (43.7 mm) at the same step size and threw the body away (error 1.0) at ten times it: one
-  step size does not suit both the root and a forearm, which Adam's per-parameter scaling absorbs.
-- The RGB loss is off by default (`rgb_weight`; measured with prior 0.03): its texture is the
-  photo sampled under the starting fit, so it partly holds the body where it started; with it
-  the silhouette error fell to 0.102 (41.0 mm) and even the image error ended higher (0.25%
-  against 0.19%).
-- Pixels covered only by the other fighter's mask count for nothing: the fighter may or may
-  not be behind them, and the photo cannot say.
-- Selective refinement: by body part, only that part's bones move and only pixels near that
-  part count; by framing (a window of the photo, like a camera looking at a part), only the
-  window is rendered, so nothing outside sends a gradient, and only bones seen in it move.
+silhouette against the fighter's mask, optionally the paper's RGB L2 against the photo, the
+fit's keypoint reprojection, and an L2 prior on the changes from the starting pose (Adam, prior
+0.3, RGB off, pixels only the other fighter covers ignored: measured in docs/decisions.md,
+"Refinement"). Selective refinement moves only a part's bones, or only what a window of the
+photo shows.
 """
 from __future__ import annotations
 
@@ -40,28 +19,28 @@ from typing import Callable
 
 import cv2
 import numpy as np
-import roma
 import torch
 
-from .body import BodyModel
-from .camera import project
-from .errors import BridgeError
-from .fit import keypoint_loss
-from .keypoints import CONFIDENT
-from .metrics import image_error_percent, silhouette_error
+from ..body import BodyModel
+from ..errors import BridgeError
+from ..fitting.losses import keypoint_loss
+from ..fitting.state import FighterState, PoseChanges
+from ..geometry.camera import project
+from ..keypoints import CONFIDENT
+from ..messages import REFINE_ITERATIONS
+from ..metrics import image_error_percent, keypoint_error_px, silhouette_error
+from ..result.store import write_image
 from .render import MeshRenderer, View
 
 Progress = Callable[..., None]
-TRANSLATION_STEP = 0.2
 MEASURE_SAMPLES = 16  # per pixel, for the errors reported before and after (2 while optimising)
 
 
 @dataclass
 class RefineSettings:
-    iterations: int = 60
+    iterations: int = REFINE_ITERATIONS
     resolution: int = 256  # rendered pixels along the longer side of the view
     learning_rate: float = 0.02
-    optimiser: str = "adam"  # or "sgd": the paper's SGD with momentum 0.9
     silhouette_weight: float = 1.0
     rgb_weight: float = 0.0
     keypoint_weight: float = 1.0
@@ -73,17 +52,6 @@ class RefineSettings:
     raw_vertices: bool = False  # the paper's first experiment: move vertices, not the pose
     normal_weight: float = 0.5  # normal consistency, raw-vertex mode only
     preview_every: int = 10
-
-
-@dataclass
-class FighterState:
-    """Where a fighter stands: the body model's own parameters (and, in raw-vertex mode, the
-    vertices that no longer follow them)."""
-
-    shape: torch.Tensor  # (S,)
-    pose: torch.Tensor  # (J, 3)
-    transl: torch.Tensor  # (3,)
-    vertices: torch.Tensor | None = None  # (V, 3), raw-vertex mode
 
 
 @dataclass
@@ -128,60 +96,6 @@ def part_bones(body: BodyModel, part: str | None, bones: list[str] | None) -> li
     return sorted(set(chosen), key=body.bone_names.index)
 
 
-class PoseChanges:
-    """The optimised changes from the starting state; bones not listed never move."""
-
-    def __init__(self, body: BodyModel, start: FighterState, bones: list[str], orientation: bool, shape: bool):
-        self.body, self.start = body, start
-        hinges = {h.bone: h for h in body.hinges}
-        self.hinge_bones = [b for b in bones if b in hinges]
-        self.free_bones = [b for b in bones if b not in hinges and b != body.bone_names[0]]
-        index = body.bone_names.index
-        self.free_index = torch.tensor([index(b) for b in self.free_bones], dtype=torch.long)
-        self.hinge_index = torch.tensor([index(b) for b in self.hinge_bones], dtype=torch.long)
-        self.hinge_axes = torch.tensor([hinges[b].axis for b in self.hinge_bones], dtype=torch.float32).reshape(-1, 3)
-        self.hinge_max = torch.tensor([hinges[b].max_angle for b in self.hinge_bones], dtype=torch.float32)
-        self.hinge_start = (start.pose[self.hinge_index] * self.hinge_axes).sum(-1)
-        self.free = torch.zeros(len(self.free_bones), 3, requires_grad=True)
-        self.hinge = torch.zeros(len(self.hinge_bones), requires_grad=True)
-        self.root = torch.zeros(3, requires_grad=orientation)
-        self.transl = torch.zeros(3, requires_grad=orientation)
-        self.shape_free = torch.zeros_like(start.shape, requires_grad=shape)
-
-    def parameter_groups(self, learning_rate: float) -> list[dict]:
-        """Rotations step by `learning_rate` radians; the placement by a fifth as many metres, as
-        a step of 2 cm at 3 m moves the whole body further than 0.02 rad moves a limb."""
-        groups = [{"params": [t for t in (self.free, self.hinge, self.root, self.shape_free) if t.requires_grad],
-                   "lr": learning_rate}]
-        if self.transl.requires_grad:
-            groups.append({"params": [self.transl], "lr": learning_rate * TRANSLATION_STEP})
-        return groups
-
-    def state(self):
-        """shape, pose and translation of the current guess (differentiable)."""
-        start = self.start
-        pose = start.pose.clone()
-        pose[0] = roma.rotvec_composition([self.root, start.pose[0]])
-        if len(self.free_bones):
-            pose[self.free_index] = roma.rotvec_composition([self.free, start.pose[self.free_index]])
-        if len(self.hinge_bones):
-            pose[self.hinge_index] = roma.rotvec_composition([self.hinge[:, None] * self.hinge_axes,
-                                                               start.pose[self.hinge_index]])
-        shape = start.shape
-        if self.shape_free.requires_grad:
-            shape = self.body.shape_from_unconstrained(self.body.unconstrained_shape(start.shape) + self.shape_free)
-        return shape, pose, start.transl + self.transl
-
-    def prior(self) -> torch.Tensor:
-        return (self.free**2).sum() + (self.hinge**2).sum() + (self.root**2).sum()
-
-    def clamp(self) -> None:
-        """Hinges stay within [0, max] as a whole (start plus change)."""
-        with torch.no_grad():
-            low, high = -self.hinge_start, self.hinge_max - self.hinge_start
-            self.hinge.copy_(torch.maximum(torch.minimum(self.hinge, high), low.clamp(max=0.0)))
-
-
 def vertex_colours(renderer: MeshRenderer, vertices: torch.Tensor, photo: np.ndarray, K_photo: np.ndarray,
                    mask: np.ndarray) -> torch.Tensor:
     """The photo's colour under each vertex the camera sees (the RGB loss's texture); vertices it
@@ -223,7 +137,7 @@ def _preview(path: Path, rendered: np.ndarray, target: np.ndarray) -> str:
     strip = np.concatenate([rendered, target, np.clip(error * 2, 0, 1)], axis=1)
     strip = (np.clip(strip, 0, 1) * 255).astype(np.uint8)
     temporary = path.with_suffix(".tmp.png")
-    cv2.imwrite(str(temporary), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+    write_image(temporary, cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))  # not cv2.imwrite: it crashes on some byte paths
     os.replace(temporary, path)
     return str(path)
 
@@ -277,8 +191,7 @@ def refine_fighter(body: BodyModel, start: FighterState, target: RefineTarget, K
     else:
         params = deltas.parameter_groups(settings.learning_rate)
     learning_rate = settings.learning_rate * (0.01 if settings.raw_vertices else 1.0)
-    optimiser = torch.optim.SGD(params, lr=learning_rate, momentum=0.9) if settings.optimiser == "sgd" \
-        else torch.optim.Adam(params, lr=learning_rate)
+    optimiser = torch.optim.Adam(params, lr=learning_rate)
     # Steps shrink linearly to a tenth: Adam's early steps are as large for noise as for signal.
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 1.0 - 0.9 * step / max(settings.iterations, 1))
 
@@ -350,8 +263,7 @@ def refine_fighter(body: BodyModel, start: FighterState, target: RefineTarget, K
         shape, pose, transl = deltas.state()
     sil_after, image_after, _ = measure(vertices)
     kp = project(K, keypoints.detach().numpy())
-    confident = target.confidence >= CONFIDENT
-    kp_error = float(np.linalg.norm(kp - target.points, axis=1)[confident].mean()) if confident.any() else float("nan")
+    kp_error = keypoint_error_px(kp, target.points, target.confidence >= CONFIDENT)
     moved = (deltas.free_bones + deltas.hinge_bones) if offsets is None else []
     state = FighterState(shape.detach(), pose.detach(), transl.detach(),
                          vertices.detach() if offsets is not None else None)

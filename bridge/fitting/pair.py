@@ -1,22 +1,11 @@
 """Two fighters fitted in one camera: terms that keep them from passing through each other and
 keep a gripping hand on the other's body, and which of them the photo shows in front.
 
-Why these forms: the penetration term asks, for each vertex of one body near the other, on
-which side of the other's nearest vertex (along its normal) it lies; that costs one k-d tree
-query a step on the CPU, where a winding number over every face would cost seconds (the
-benchmark measures the result with winding numbers, bridge.contact). Front and back are read
-where the two silhouettes overlap, which is where the photo shows who covers whom: which
-fighter's colours the photo shows there (photo_front_margin), else which body is nearer.
-Measured and left out: pulling the two into contact, or into the masks' depth order pixel by
-pixel, cost 20-30 px of reprojection and left 3-5 cm of overlap on the osoto-gari scene. An
-order term on the pixels whose colours clearly show one fighter (|P(0|c) - P(1|c)| >= 0.5,
-95% right on uchi-mata's true overlap) left the benchmark's pixel order where it was (0.64),
-cost 7 mm of PA-MPJPE and left 16 mm of overlap: where detections are blends, the fitted
-bodies overlap where the fighters do not, and no depth can satisfy the photo there. Taking a
-grip wherever a wrist lies on the other's GrabCut mask, not only on its fitted silhouette:
-PA-MPJPE 154 -> 157 mm (run-to-run noise) and 6 mm of overlap; the worst errors are whole arms
-mirrored in depth (seoi-nage's tori's wrists 0.4-0.6 m off), which the separate fits decide and
-this stage's small steps do not undo.
+Penetration is tested per vertex against the other body's nearest vertex and normal (one k-d
+tree query a step; the benchmark measures with winding numbers, bridge.geometry.penetration).
+Front and back are read where the two silhouettes overlap: which fighter's colours the photo
+shows there, else which body is nearer. What was measured and left out: docs/decisions.md,
+"The joint stage of two fighters".
 """
 from __future__ import annotations
 
@@ -26,11 +15,11 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from .camera import project
-from .colours import colour_vote, fighter_colour_models
-from .contact import vertex_normals
-from .keypoints import CONFIDENT, INDEX
-from .raster import silhouette_mask
+from ..geometry.camera import project
+from ..geometry.penetration import vertex_normals
+from ..geometry.raster import silhouette_mask
+from ..imaging.colours import colour_vote, fighter_colour_models
+from ..keypoints import CONFIDENT, INDEX
 
 GRIP_REACH_M = 0.06  # wrist keypoint to the gripped surface: the hand's own thickness
 NEAR_SURFACE_M = 0.3  # vertices further than this from the other's surface are not tested (a torso is 0.3 m deep)
@@ -111,7 +100,7 @@ def photo_front(rgb: np.ndarray, masks: list[np.ndarray], region: np.ndarray) ->
 
 def photo_front_margin(rgb: np.ndarray, masks: list[np.ndarray], region: np.ndarray) -> float:
     """How clearly the photo shows fighter 0 (towards +1) rather than fighter 1 (towards -1) in
-    `region`: the pixels of the region that either mask claims vote by colour (bridge.colours).
+    `region`: the pixels of the region that either mask claims vote by colour (bridge.imaging.colours).
 
     Why: GrabCut's masks both claim the overlap, so counting which covers more of it was right
     on 2 of the 6 committed judo scenes. Measured on them with the fitted bodies' overlap:

@@ -8,7 +8,7 @@ to the whole body with the prior relaxed step by step; both facing directions ar
 the shoulders are too close in the image to tell which way the person faces. Several people
 are fitted in one batch (one forward pass for all), and two fighters then go through a joint
 stage where they may not pass through each other and hands that grip the other stay on the
-other's body (bridge.pair).
+other's body (bridge.fitting.pair).
 """
 from __future__ import annotations
 
@@ -21,17 +21,18 @@ import numpy as np
 import roma
 import torch
 
-from .body import BodyModel, BodyOutput
-from .camera import project
-from .errors import BridgeError
-from .keypoints import INDEX, LIMBS
+from ..body import BodyModel, BodyOutput
+from ..errors import BridgeError
+from ..geometry.camera import project
+from ..keypoints import INDEX, LIMBS, PersonTarget
+from ..metrics import keypoint_error_px
+from .losses import limb_direction_loss, robust_reprojection
 from .pair import CLOSEST_REFRESH_STEPS
 
 TORSO_POINTS = [INDEX[n] for n in ("neck", "right_shoulder", "left_shoulder", "mid_hip", "right_hip", "left_hip")]
 TORSO_LENGTH_M = 0.48  # neck to mid-hip of Anny's average body
-# A person's facing starts (facing_yaws) run through the torso stage only; then the one that fits
-# all keypoints best goes on alone. Measured on the six judo scenes' true keypoints: the same
-# bodies as pruning after the first body stage (mean PA-MPJPE 96.8 mm both), for less time.
+# A person's facing starts run through the torso stage only; then the best goes on alone
+# (docs/decisions.md, "Fit settings").
 PRUNE_AFTER_STAGES = 1
 FIT_THREADS = 1
 
@@ -50,31 +51,14 @@ class FitSettings:
     # Weight of the detector's own 3D estimate (limb directions): the depth cue 2D lacks.
     direction_weight: float = 1.0
     learning_rate: float = 0.04
-    # The joint stage of two fighters (bridge.pair): steps and weights of its terms.
+    # The joint stage of two fighters (bridge.fitting.pair): steps and weights of its terms.
     pair_steps: int = 60
     pair_learning_rate: float = 0.01
-    # Measured on the osoto-gari scene: at 50 the bodies still overlapped 15 mm after the stage,
-    # at 500 not at all, for a few pixels more reprojection error.
-    penetration_weight: float = 500.0
+    penetration_weight: float = 500.0  # docs/decisions.md, "Fit settings"
     grip_weight: float = 100.0
-    # The keypoints' weight in the joint stage. At 1 the stage pushed the bodies apart by bending
-    # them off the photo: fitted to the six judo scenes' TRUE keypoints, the reprojection error
-    # went from 1-9 px before the stage to 10-27 px after. At 30, with the placement step free to
-    # change each body's size with its depth (what keeps the photo the same), it stays at 3-15 px
-    # for the same 0-3 mm of overlap, and PA-MPJPE is unchanged on average (121 against 117 mm).
-    # That was with 120 steps; 60 keep two fighters under 20 s with the same figures in the
-    # benchmark (PA-MPJPE 143.5 against 147.5 mm, overlap at most 6 mm).
+    # The keypoints' weight in the joint stage: high, so the bodies come apart without leaving the
+    # photo (docs/decisions.md, "Fit settings").
     pair_keypoint_weight: float = 30.0
-
-
-@dataclass
-class PersonTarget:
-    """What one person is fitted to: BODY_25 pixels, confidences and, from the detector, a
-    metric 3D estimate in camera-aligned axes (None from keypoint files)."""
-
-    points: np.ndarray  # (25, 2)
-    confidence: np.ndarray  # (25,)
-    points3d: np.ndarray | None = None
 
 
 @dataclass
@@ -87,18 +71,6 @@ class FitResult:
 
 
 Progress = Callable[[str, int, int, float], None]
-
-
-def gmof(residual_sq: torch.Tensor, sigma: float) -> torch.Tensor:
-    return sigma**2 * residual_sq / (sigma**2 + residual_sq)
-
-
-def keypoint_loss(pixels: torch.Tensor, points: torch.Tensor, confidence: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Robust reprojection error of one body's keypoints, weighted by confidence squared and
-    scaled so a far-off point costs about 1 (what refinement and resolve-contact hold to)."""
-    residual_sq = ((pixels - points) ** 2).sum(-1)
-    weight = confidence**2
-    return (weight * gmof(residual_sq, sigma)).sum() / weight.sum().clamp(min=1e-6) / sigma**2
 
 
 def facing_yaws(points: np.ndarray, conf: np.ndarray) -> list[float]:
@@ -207,13 +179,10 @@ class _Targets:
 
     def loss(self, keypoints, pixels, point_weight, sigma, direction_weight):
         """Per-row robust reprojection loss plus the 3D limb-direction term."""
-        residual_sq = ((pixels - self.points) ** 2).sum(-1)
-        data = (point_weight * gmof(residual_sq, sigma)).sum(-1) / point_weight.sum(-1).clamp(min=1e-6)
-        total = data / sigma**2
+        total = robust_reprojection(pixels, self.points, point_weight, sigma)
         if self.has_guide:
-            dirs = torch.nn.functional.normalize(keypoints[:, self.limb_b] - keypoints[:, self.limb_a], dim=-1)
-            misalignment = (self.guide_weight * (1.0 - (dirs * self.guide_dirs).sum(-1))).sum(-1)
-            total = total + direction_weight * misalignment / self.guide_weight.sum(-1).clamp(min=1e-6)
+            total = total + direction_weight * limb_direction_loss(keypoints, self.limb_a, self.limb_b,
+                                                                   self.guide_dirs, self.guide_weight)
         return total
 
 
@@ -244,7 +213,7 @@ def fit_people(
 ) -> list[FitResult]:
     """Fit each person's shape, pose and placement to its BODY_25 keypoints (pixels) in camera K,
     all in one batch. For two people, `pair` turns their separate fits into the joint stage's
-    terms (bridge.pair.pair_terms), and that stage then moves both together."""
+    terms (bridge.fitting.pair.pair_terms), and that stage then moves both together."""
     # The fit's tensors are small: a second OpenMP thread gains little on an idle CPU and, when
     # anything else runs (Blender, a render), its spin-waiting made steps 20x slower (measured
     # 14 ms against 267 ms a step for two bodies on the 2-core machine).
@@ -320,12 +289,11 @@ def fit_people(
         fits = []
         for index, person in enumerate(people):
             confident = person.confidence > 0
-            errors = (pixels[index] - chosen_targets.points[index]).norm(dim=-1).numpy()
             fits.append(FitResult(
                 shape=shape[index].detach(), pose=pose[index].detach(), transl=chosen.transl[index].detach(),
                 output=BodyOutput(out.vertices[index:index + 1], out.keypoints[index:index + 1],
                                   out.bone_poses[index:index + 1]),
-                keypoint_error_px=float(errors[confident].mean()) if confident.any() else float("nan"),
+                keypoint_error_px=keypoint_error_px(pixels[index].numpy(), chosen_targets.points[index].numpy(), confident),
             ))
         return fits
 

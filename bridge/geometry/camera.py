@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_FOCAL_35MM = 50.0  # a normal lens; EXIF or the user override it
-FILM_WIDTH_35MM = 36.0
+from ..result.format import DEFAULT_FOCAL_35MM, FILM_WIDTH_35MM
 
 # OpenCV camera axes -> Blender camera axes (y and z flip).
 BLENDER_FROM_OPENCV_CAMERA = np.diag([1.0, -1.0, -1.0, 1.0])

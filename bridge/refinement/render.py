@@ -7,7 +7,7 @@ Why this recipe: the mesh is an area emitter on black, so a pixel's value is how
 body covers (the silhouette) or, with per-vertex colours, the body's colour there, with no
 lighting to model. `direct_projective` with `sppi=0` differentiates only the visibility
 boundaries, which is where the silhouette's gradient lives; interior sampling cost 20x more
-and added nothing here (DESIGN.md). `sample_border` lets the boundary move across the frame
+and added nothing here. `sample_border` lets the boundary move across the frame
 edge, so a crop of the photo (selective refinement by framing) still pulls limbs in from outside.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import BridgeError
+from ..errors import BridgeError
 
 LLVM_PATHS = (
     "/usr/lib/x86_64-linux-gnu/libLLVM.so.19.1",
