@@ -40,6 +40,14 @@ FIGHTER_KEYS = ("vertices", "faces", "keypoints3d", "keypoints2d", "keypoint_con
                 "bone_transforms", "skin_weights")
 SCENE_KEYS = ("format_version", "image", "camera", "fighters", "front", "body_model")
 
+# Ranked alternatives a fighter's 2D keypoints allow (limb depth, facing), best first; optional
+# keys of fighter_<role>.npz. Hypothesis 0 is what `bone_poses` and `vertices` hold.
+HYPOTHESIS_BONE_POSES = "hypothesis_bone_poses"  # (H, J, 4, 4), as bone_poses
+HYPOTHESIS_POSE = "hypothesis_pose"  # (H, J, 3), as pose
+HYPOTHESIS_TRANSL = "hypothesis_transl"  # (H, 3), as transl
+HYPOTHESIS_SCORE = "hypothesis_score"  # (H,), lower is better
+HYPOTHESIS_LABEL = "hypothesis_label"  # (H,) str, e.g. "left leg flipped, facing away"
+
 
 def fighter_file(role: str) -> str:
     return f"fighter_{role}.npz"
