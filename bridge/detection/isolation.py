@@ -10,13 +10,9 @@ from ..keypoints import CONFIDENT
 from .hints import UNPAINTED
 
 GRABCUT_MAX_SIDE = 512  # GrabCut's cost grows with the pixel count; masks are upscaled after
-# GrabCut looks only at the box of what is not surely background, padded by this much of its longer
-# side: 0.05, 0.1 and 0.25 gave the same masks from the true keypoints (mean IoU 0.852-0.858),
-# 0.25 the best from find_fighters' own keypoints (over GrabCut seeds 0-3).
+# GrabCut looks only at the box of what is not surely background, padded by WORK_PAD of its longer
+# side; its k-means starts from a fixed seed (see grabcut_mask). Both measured: docs/decisions.md.
 WORK_PAD = 0.25
-# Seeds 2, 4 and 5 fail test_isolate's pull-apart margin (the back fighter's mask takes the wall
-# between its raised arm and head: IoU 0.77 against 0.87); of 0, 1 and 3, 1 gave find_fighters'
-# keypoints the smallest errors on the six judo scenes (mean 18.9 px, median 10.9).
 GRABCUT_SEED = 1
 
 
@@ -41,23 +37,12 @@ def isolate_fighter(rgb: np.ndarray, mask: np.ndarray, other_mask: np.ndarray | 
     return isolated
 
 
-# Sure-fighter line width, as a fraction of the body's box diagonal. Measured on the six judo
-# scenes, GrabCut seeded by the true keypoints (mean IoU of the 12 fighters' masks against the true
-# masks, with FLESH_LIMIT): 0.853 at 0.01, 0.832 at 0.02; a thinner line also puts fewer sure
-# seeds on the background when detected keypoints are a little off.
-LIMB_WIDTH = 0.01
-# How far flesh probably reaches around those lines, same unit. 0.05: 0.839; 0.02: 0.854 and the
-# pull-apart test passes with every GrabCut seed, but find_fighters' keypoints were worse (mean
-# 28 px over seeds 0-3, against 20 at 0.03).
-BODY_REACH = 0.03
-# No flesh lies further than this from the skeleton (same unit): 99% of the true masks' pixels lie
-# within 0.05-0.08 of their true skeletons, all within 0.1. Beyond it is surely background, so that
-# a wall coloured like a white gi inside the keypoint box is not learnt as the fighter: mean IoU
-# 0.771 -> 0.832 (harai-goshi's uke 0.35 -> 0.81, ouchi-gari's tori 0.56 -> 0.76); 0.06-0.12 alike.
-FLESH_LIMIT = 0.1
-# Keypoint box padding, as a fraction of its longer side. Measured on the sample: a wider box or
-# reach lets GrabCut take the shadow between the legs for the fighter (IoU 0.62 against 0.86).
-BOX_PAD = 0.1
+# GrabCut's seeds around a skeleton, as fractions of the body's box diagonal (the box padding:
+# of its longer side). Measured: docs/decisions.md, "Seeding GrabCut".
+LIMB_WIDTH = 0.01  # sure-fighter line width along the limbs
+BODY_REACH = 0.03  # flesh probably reaches this far around those lines
+FLESH_LIMIT = 0.1  # no flesh lies further from the skeleton: beyond is surely background
+BOX_PAD = 0.1  # keypoint box padding for the head, hands and feet
 
 
 def _keypoint_box(points: np.ndarray, confidence: np.ndarray) -> tuple[float, float, float, float]:

@@ -4,15 +4,12 @@ from __future__ import annotations
 import bpy
 from bpy_extras.io_utils import ExportHelper
 
-from ..fighters.build import fighter_armatures
+from ..fighters.build import fighter_armatures, fighter_meshes
 
 
 def fighter_objects(scene) -> list:
     """The fighters' armatures and their skinned meshes."""
-    objects = []
-    for armature in fighter_armatures(scene).values():
-        objects += [armature, *(child for child in armature.children if child.type == "MESH")]
-    return objects
+    return [*fighter_armatures(scene).values(), *fighter_meshes(scene)]
 
 
 class _ExportFighters(ExportHelper):
