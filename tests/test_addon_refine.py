@@ -42,7 +42,7 @@ def test_what_the_photo_camera_sees_is_its_render_border(detected, blender, addo
     scene.render.use_border = True
     scene.render.border_min_x, scene.render.border_max_x = 0.25, 0.75
     scene.render.border_min_y, scene.render.border_max_y = 0.0, 0.5  # the lower half of the image
-    crop = addon.fitting.refine_crop(blender.context)
+    crop = addon.fitting.operators.refine_crop(blender.context)
     np.testing.assert_allclose(crop, (96, 256, 288, 512))
 
 
@@ -55,7 +55,7 @@ def test_what_another_camera_sees_is_its_frame_on_the_photo(detected, blender, a
     zoom.data.lens *= 2  # the same view, twice the focal length: the middle half of the photo
     scene.camera = zoom
     bpy.context.view_layer.update()
-    crop = addon.fitting.refine_crop(bpy.context)
+    crop = addon.fitting.operators.refine_crop(bpy.context)
     np.testing.assert_allclose(crop, (96, 128, 288, 384), atol=0.5)
 
 
