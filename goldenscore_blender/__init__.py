@@ -14,5 +14,8 @@ def register():
 
 
 def unregister():
+    from .bridge_client import stop_worker
+
+    stop_worker()  # the session's warm bridge goes with the add-on
     for feature in reversed(_FEATURES):
         feature.unregister()

@@ -212,3 +212,201 @@ class Job:
 
 def bridge_command(interpreter: str, *args: str) -> list[str]:
     return [interpreter, "-m", "bridge", *args]
+
+
+# --- The warm bridge: one `python -m bridge serve` per Blender session -----------------------
+
+WORKER_IDLE_SECONDS = 600.0  # the worker exits after this long without a job (bridge/serve.py)
+_worker: "Worker | None" = None
+_job_numbers = iter(range(1, 10**9))
+
+
+class Worker:
+    """A `python -m bridge serve` process and the lines it writes (read by two threads into one
+    queue). One per session (`session_worker`); a WorkerJob borrows it for one job."""
+
+    def __init__(self, interpreter: str, cwd: Path | None, env: dict[str, str] | None,
+                 idle_seconds: float = WORKER_IDLE_SECONDS):
+        self.key = (interpreter, str(cwd))
+        self.argv = bridge_command(interpreter, "serve", "--idle-timeout", f"{idle_seconds:g}")
+        self.lines: queue.Queue = queue.Queue()
+        self.process = subprocess.Popen(self.argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
+                                        bufsize=1)
+        self.jobs = 0
+        self.busy_with: str | None = None
+        self.said_idle = False
+        self._open = 2
+        for name, stream in (("out", self.process.stdout), ("err", self.process.stderr)):
+            threading.Thread(target=self._read, args=(name, stream), daemon=True).start()
+
+    def _read(self, name: str, stream) -> None:
+        for line in stream:
+            self.lines.put((name, line.rstrip("\n")))
+        self.lines.put((name, None))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None and not self.said_idle
+
+    def send(self, message: dict) -> None:
+        import json
+
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Terminate (the running job writes nothing), kill if it does not stop within `grace`."""
+        process = self.process
+        if process.poll() is not None:
+            return
+        process.terminate()
+
+        def kill_if_stuck():
+            try:
+                process.wait(grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+        threading.Thread(target=kill_if_stuck, daemon=True).start()
+
+
+def session_worker(interpreter: str, cwd: Path | None, env: dict[str, str] | None) -> tuple[Worker, bool]:
+    """The session's worker, started when there is none (or it exited, crashed or was told to use
+    another Python). Returns it and whether it was started now."""
+    global _worker
+    key = (interpreter, str(cwd))
+    if _worker is not None and (not _worker.alive() or _worker.key != key):
+        if _worker.key != key:
+            _worker.stop()
+        _worker = None
+    if _worker is None:
+        _worker = Worker(interpreter, cwd, env)
+        return _worker, True
+    return _worker, False
+
+
+def stop_worker() -> None:
+    """End the session's worker (the add-on is disabled, Blender quits)."""
+    global _worker
+    if _worker is not None:
+        _worker.stop()
+        _worker = None
+
+
+def running_worker() -> Worker | None:
+    return _worker if _worker is not None and _worker.alive() else None
+
+
+class WorkerJob(Job):
+    """One bridge job run by the session's warm worker: the same interface as Job (progress,
+    result, error, failure, a log per job in `log_folder`), one request instead of one process.
+    Cancel and a crash end the worker: the next job starts a fresh one. `argv` is what
+    `python -m bridge` would take (without --events); `start` goes with Fit (bridge/serve.py)."""
+
+    def __init__(self, title: str, interpreter: str, argv: list[str], cwd: Path | None = None,
+                 env: dict[str, str] | None = None, log_folder: Path | None = None, start: dict | None = None):
+        super().__init__(title, [(title.lower(), bridge_command(interpreter, *argv))], cwd, env, log_folder)
+        self.interpreter = interpreter
+        self.request = {"type": "job", "id": f"{argv[0]}-{next(_job_numbers)}", "argv": list(argv)}
+        if start is not None:
+            self.request["start"] = start
+        self.worker: Worker | None = None
+        self.cold = False
+        self._resent = False
+
+    def start(self) -> None:
+        import json
+
+        busy = running_worker()
+        if busy is not None and busy.busy_with is not None:
+            raise JobError(f"The bridge is still running {busy.busy_with}; wait for it or cancel it (Esc).")
+        self._log = open(self.log_path, "w", encoding="utf-8", errors="replace")
+        try:
+            self.worker, self.cold = session_worker(self.interpreter, self.cwd, self.env)
+        except OSError as exc:
+            self.launch_error = f"Cannot start {self.interpreter} ({exc.strerror or exc})."
+            self._finish(None)
+            return
+        self._step = 0
+        self.progress.stage = "starting the bridge" if self.cold else "queued"
+        self._log.write(f"$ {' '.join(self.worker.argv)}   # warm worker, pid {self.worker.process.pid}"
+                        f"{', started now' if self.cold else ''}\n> {json.dumps(self.request)}\n")
+        self._log.flush()
+        self._send()
+
+    def _send(self) -> None:
+        self.worker.busy_with = self.title
+        self.worker.jobs += 1
+        try:
+            self.worker.send(self.request)
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # it died: its end of output says how (poll)
+
+    def poll(self, timeout: float = 0.0) -> list[dict]:
+        messages = []
+        decode = bridge_messages().decode
+        while not self.done:
+            try:
+                name, line = self.worker.lines.get(timeout=timeout) if timeout else self.worker.lines.get_nowait()
+            except queue.Empty:
+                break
+            timeout = 0.0
+            if line is None:
+                self.worker._open -= 1
+                if self.worker._open == 0:
+                    self._worker_ended()
+                continue
+            self._log.write(f"{'' if name == 'out' else '! '}{line}\n")
+            if name == "err":
+                if line.strip():
+                    self.stderr_tail.append(line.strip())
+                continue
+            try:
+                message = decode(line)
+            except ValueError:
+                continue
+            if message.get("type") == "exit":
+                self.worker.said_idle = True
+                continue
+            if message.get("id") != self.request["id"]:
+                continue  # an answer to someone else: kept in the log only
+            messages.append(message)
+            self._take(message)
+            if message["type"] in ("result", "error"):
+                self.returncode = 0 if message["type"] == "result" else 1
+                self.worker.busy_with = None
+                self._finish(self.returncode)
+        return messages
+
+    def _worker_ended(self) -> None:
+        worker = self.worker
+        code = worker.process.wait()
+        self._log.write(f"# worker exit status {code}\n")
+        if worker.said_idle and not self._resent and not self.cancelled:
+            # It left for being idle just as this job was sent: once more, with a fresh one.
+            self._resent = True
+            self.worker, self.cold = session_worker(self.interpreter, self.cwd, self.env)
+            self._log.write(f"# the worker had gone idle; sent again to pid {self.worker.process.pid}\n")
+            self._send()
+            return
+        global _worker
+        if _worker is worker:
+            _worker = None
+        self._finish(code if code != 0 else 1)
+        if code == 0 and self.error is None:
+            self.stderr_tail.append("the bridge worker exited without answering")
+
+    def cancel(self) -> None:
+        """Stop the job and its worker (as Ctrl+C stops the CLI: nothing is written); the next job
+        starts a fresh worker. Returns at once."""
+        if self.done:
+            return
+        self.cancelled = True
+        self._log.write("# cancelled: the worker is stopped\n")
+        self._finish(None)
+        global _worker
+        worker = self.worker
+        if worker is not None:
+            if _worker is worker:
+                _worker = None
+            worker.stop()

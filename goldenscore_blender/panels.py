@@ -5,7 +5,8 @@ import bpy
 
 from .operator_base import running_job
 from .export.turntable import CAMERA as TURNTABLE_CAMERA
-from .fighters.build import fighter_armatures
+from .fighters.build import ROLE_PROP, fighter_armatures
+from .fighters.hypotheses import fighter_of, hypothesis_text
 from .preferences import interpreter
 from .properties import settings
 
@@ -67,6 +68,15 @@ class GS_PT_fit(_Panel, bpy.types.Panel):
         armatures = fighter_armatures(context.scene)
         if armatures:
             layout.label(text="Pose in Pose Mode; Refine starts from your pose", icon="POSE_HLT")
+            column = layout.column(align=True)
+            row = column.row(align=True)
+            row.operator("golden_score.flip_limb_depth", icon="MOD_MIRROR")
+            row.operator("golden_score.flip_facing", icon="LOOP_BACK")
+            column.operator("golden_score.next_hypothesis", icon="FORWARD")
+            armature = fighter_of(context)
+            text = hypothesis_text(armature) if armature is not None else None
+            if text:
+                column.label(text=f"{armature[ROLE_PROP].capitalize()}: {text}")
 
 
 class GS_PT_export(_Panel, bpy.types.Panel):

@@ -12,9 +12,14 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
+from ..results import FORMAT
+
 ROLE_PROP = "golden_score_role"
 BONE_NAMES_PROP = "golden_score_bone_names"
 REST_POSES_PROP = "golden_score_rest_poses"  # the body model's rest bone frames, for the artist's pose
+HYPOTHESES_PROP = "golden_score_hypotheses"  # the result's ranked alternative bone poses, (H, J, 4, 4) flat
+HYPOTHESIS_LABELS_PROP = "golden_score_hypothesis_labels"
+HYPOTHESIS_PROP = "golden_score_hypothesis"  # on the armature object: which one it shows (undo restores it)
 ROLE_COLOURS = {"tori": (0.05, 0.12, 0.75, 1.0), "uke": (0.85, 0.85, 0.85, 1.0)}
 COLLECTION = "Golden Score"
 
@@ -141,6 +146,21 @@ def _skinned_mesh(role: str, arrays: dict, rest: np.ndarray, armature, collectio
     return body
 
 
+def _keep_hypotheses(armature, arrays: dict) -> None:
+    """The result's ranked alternatives (optional keys), kept on the armature for Next Hypothesis,
+    so stepping through them needs neither the result folder nor the bridge."""
+    poses = arrays.get(FORMAT.HYPOTHESIS_BONE_POSES)
+    joints = len(arrays["bone_names"])
+    if poses is None or poses.ndim != 4 or poses.shape[1:] != (joints, 4, 4) or len(poses) < 2:
+        return
+    labels = arrays.get(FORMAT.HYPOTHESIS_LABEL)
+    labels = [str(label) for label in labels] if labels is not None and len(labels) == len(poses) else \
+        ["as fitted"] + [f"alternative {k}" for k in range(1, len(poses))]
+    armature.data[HYPOTHESES_PROP] = poses.astype(np.float64).ravel().tolist()
+    armature.data[HYPOTHESIS_LABELS_PROP] = labels
+    armature[HYPOTHESIS_PROP] = 0
+
+
 def build_fighter(context, role: str, arrays: dict, world_from_camera: np.ndarray) -> bpy.types.Object:
     """Replace the fighter `role` with a new armature and skinned mesh posed by `arrays`
     (a fighter_<role>.npz); `world_from_camera` places the bridge's camera in the world."""
@@ -153,6 +173,7 @@ def build_fighter(context, role: str, arrays: dict, world_from_camera: np.ndarra
     armature = _armature(context, role, arrays, collection, root_position.tolist())
     rest_poses = np.linalg.inv(transforms) @ arrays["bone_poses"].astype(np.float64)
     armature.data[REST_POSES_PROP] = rest_poses.ravel().tolist()
+    _keep_hypotheses(armature, arrays)
     armature_from_world = np.eye(4)
     armature_from_world[:3, 3] = -root_position
     pose_armature(armature, armature_from_world @ world_transforms)

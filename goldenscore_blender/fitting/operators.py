@@ -3,16 +3,20 @@
 Detect and Fit run `bridge reconstruct`; Refine and Resolve Contact copy the scene's result
 folder, add the artist's current pose (artist_pose_<role>.npz) and let the bridge rewrite the
 copy. Every job writes a new folder, so undo can return to the result an earlier scene used.
+All four run in the session's warm bridge (bridge_client.WorkerJob). Fit after Detect starts
+from the fighters' current pose and refits only those whose keypoints, box or strokes changed
+since they were last fitted (INPUTS_PROP holds what they were).
 """
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
 import bpy
 import numpy as np
 
-from ..bridge_client import Job, JobError, bridge_command, bridge_environment
+from ..bridge_client import JobError, WorkerJob, bridge_environment
 from ..operator_base import BridgeOperator, logs_folder
 from ..coordinates import focal_35mm, pixels
 from ..fighters.build import ROLE_PROP, fighter_armatures
@@ -33,9 +37,43 @@ def _has_result(context) -> bool:
         Path(state.result_dir, FORMAT.SCENE_JSON).is_file()
 
 
-def _bridge_job(context, title: str, *args: str) -> Job:
-    return Job(title, [(title.lower(), bridge_command(bridge_interpreter(context), *args, "--events"))],
-               cwd=bridge_home(), env=bridge_environment(), log_folder=logs_folder())
+def _bridge_job(context, title: str, *args: str, start: dict | None = None) -> WorkerJob:
+    return WorkerJob(title, bridge_interpreter(context), list(args), cwd=bridge_home(), env=bridge_environment(),
+                     log_folder=logs_folder(), start=start)
+
+
+INPUTS_PROP = "golden_score_inputs"  # on a fighter's armature: a digest of the guides it was fitted to
+
+
+def inputs_digest(context, role: str) -> str:
+    """A digest of what the artist gives Fit for `role`: keypoint empties, box and strokes."""
+    state, scene = settings(context), context.scene
+    digest = hashlib.sha1()
+    guides = guide_keypoints(scene, state.camera, role)
+    if guides is not None:
+        for array in guides:
+            digest.update(np.round(np.asarray(array, dtype=np.float64), 1).tobytes())
+    rect = box_rect(scene, state.camera, role)
+    digest.update(repr(None if rect is None else [round(v, 1) for v in rect]).encode())
+    strokes = stroke_image(state.photo, role)
+    if strokes is not None:
+        paint = np.empty(len(strokes.pixels), dtype=np.float32)
+        strokes.pixels.foreach_get(paint)
+        digest.update(paint.tobytes())
+    return digest.hexdigest()
+
+
+def remember_inputs(context, roles) -> None:
+    armatures = fighter_armatures(context.scene)
+    for role in roles:
+        if role in armatures:
+            armatures[role][INPUTS_PROP] = inputs_digest(context, role)
+
+
+def changed_fighters(context, roles) -> list[str]:
+    """The fighters among `roles` whose keypoints, box or strokes differ from their last fit."""
+    armatures = fighter_armatures(context.scene)
+    return [r for r in roles if r not in armatures or armatures[r].get(INPUTS_PROP) != inputs_digest(context, r)]
 
 
 def _inputs_folder(out: Path) -> Path:
@@ -74,19 +112,32 @@ class _ReconstructOperator(BridgeOperator):
             strokes = stroke_image(state.photo, role)
             if strokes is not None and write_stroke_file(strokes, inputs / f"{role}_strokes.png"):
                 args += [f"--{role}-strokes", str(inputs / f"{role}_strokes.png")]
+        start = None
+        self.refit = None
         if self.use_keypoint_guides:
             people = [guide_keypoints(scene, state.camera, role) for role in roles]
             if any(person is None for person in people):
                 raise JobError("Detect the fighters first: Fit starts from their keypoints.")
             write_keypoint_file(inputs / "keypoints.json", people)
             args += ["--keypoints", str(inputs / "keypoints.json")]
-        return _bridge_job(context, self.bl_label, *args)
+            armatures = fighter_armatures(scene)
+            if _has_result(context) and set(armatures) == set(roles):
+                # From the artist's pose, refitting only what changed (the chosen fighter, or
+                # those whose guides moved; all when nothing did: Fit was asked for).
+                chosen = roles if state.fighters == "BOTH" else [state.fighters]
+                self.refit = changed_fighters(context, chosen) or list(chosen)
+                write_artist_poses(inputs, armatures, state.camera)
+                start = {"result": str(Path(state.result_dir)), "poses": str(inputs), "roles": self.refit}
+        return _bridge_job(context, self.bl_label, *args, start=start)
 
     def build(self, context, job):
         shutil.rmtree(self.inputs, ignore_errors=True)
         chosen = settings(context).fighters  # Fit may rebuild one fighter; Detect starts over with all
         only = None if chosen == "BOTH" or self.build_guides else [chosen]
+        if getattr(self, "refit", None):
+            only = self.refit  # the others were kept as they are
         roles = apply_result(context, self.out, only, guides=self.build_guides)
+        remember_inputs(context, roles)
         warnings = (job.result or {}).get("warnings") or []
         self.report({"WARNING"} if warnings else {"INFO"},
                     "; ".join(warnings) or f"Built {' and '.join(roles)} from {self.out.name}")
