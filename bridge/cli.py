@@ -11,7 +11,7 @@ import sys
 from . import messages
 from .errors import BridgeError
 from .progress import Reporter
-from .refinement.refine import RefineSettings as RefineDefaults
+from .refinement.settings import RefineSettings as RefineDefaults
 
 
 class ArgumentError(Exception):
@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     contact.add_argument("--events", action="store_true", help="JSON-line events on stdout instead of a bar")
     commands.add_parser("info", help="versions and which renderers work, as one JSON line")
     commands.add_parser("warmup", help="build the body model cache once")
+    serve = commands.add_parser("serve", help="a warm worker: jobs as JSON lines on stdin, events on stdout")
+    serve.add_argument("--idle-timeout", type=_finite, default=600.0, metavar="S",
+                       help="exit after S seconds without a job (default 600)")
     return parser
 
 
@@ -171,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         print(err.line(), file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _stop_on_terminate)
+    if args.command == "serve":
+        from .serve import serve
+
+        return serve(sys.modules[__name__], args.idle_timeout)
     if args.command == "warmup":
         from .body import load_body_model
 

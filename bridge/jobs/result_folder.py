@@ -16,7 +16,7 @@ from ..fitting.state import FighterState
 from ..imaging.photo import load_photo
 from ..result.format import SCENE_JSON
 from ..result.store import SceneResult, read_result, write_result
-from .assemble import fighter_arrays, front_role, result_overlay
+from .assemble import fighter_arrays, front_role, kept_hypotheses, result_overlay
 
 
 @dataclass
@@ -85,8 +85,8 @@ def write_scene(result: SceneResult, out_dir, photo, K, body, states: dict[str, 
     arrays = {}
     for role, a in result.fighters.items():
         state = states.get(role)
-        arrays[role] = a if state is None else fighter_arrays(
-            body, state.shape, state.pose, state.transl, a["keypoints2d"], a["keypoint_confidence"], state.vertices)
+        arrays[role] = a if state is None else kept_hypotheses(a, fighter_arrays(
+            body, state.shape, state.pose, state.transl, a["keypoints2d"], a["keypoint_confidence"], state.vertices))
     scene = {**result.scene, **(record or {})}
     scene["front"] = front_role(arrays, masks, K, photo.rgb)
     in_photo = {role: role == "tori" or "photos" not in scene for role in arrays}

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import trimesh
 
 from ..errors import BridgeError
 from .format import (ARTIST_POSE_KEY, FIGHTER_KEYS, FORMAT_MARKER, FORMAT_VERSION, OVERLAY, SCENE_GLB, SCENE_JSON,
@@ -130,7 +129,9 @@ def recover_interrupted(out_dir) -> Path | None:
     return out
 
 
-def _scene_mesh(fighters: dict[str, dict], world_from_camera: np.ndarray) -> trimesh.Scene:
+def _scene_mesh(fighters: dict[str, dict], world_from_camera: np.ndarray) -> "trimesh.Scene":
+    import trimesh  # 1-2 s to import: only when a result is written
+
     scene = trimesh.Scene()
     transform = Y_UP_FROM_Z_UP @ world_from_camera
     for role, arrays in fighters.items():
