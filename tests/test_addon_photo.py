@@ -57,3 +57,15 @@ def test_turned_photo_is_shown_upright_as_the_bridge_reads_it(empty_scene, blend
     shown = np.flipud(shown.reshape(height, width, 4))[..., :3]
     assert np.abs(shown - expected).max() < 2 / 255
     assert state.photo_path == str(path)  # the bridge reads the file and turns it the same way
+
+
+@pytest.mark.parametrize("kind", ["missing", "not an image"])
+def test_a_photo_that_cannot_be_read_leaves_no_image_behind(empty_scene, blender, tmp_path, kind):
+    path = tmp_path / "photo.jpg"
+    if kind == "not an image":
+        path.write_bytes(b"this is not a JPEG")
+    images = set(blender.data.images)
+    with pytest.raises(RuntimeError, match="does not exist|no pixels"):  # the operator's one-line error
+        blender.ops.golden_score.import_photo(filepath=str(path))
+    assert set(blender.data.images) == images  # no orphan image datablock
+    assert blender.context.scene.camera is None

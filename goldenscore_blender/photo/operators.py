@@ -80,13 +80,19 @@ class GS_OT_import_photo(bpy.types.Operator, ImportHelper):
 
     def execute(self, context):
         path = Path(self.filepath)
+        if not path.is_file():
+            self.report({"ERROR"}, f"{path} does not exist; pick the photo file again.")
+            return {"CANCELLED"}
+        before = set(bpy.data.images)
         try:
             image = bpy.data.images.load(str(path), check_existing=True)
         except RuntimeError:
-            self.report({"ERROR"}, f"Cannot read {path.name} as an image.")
+            self.report({"ERROR"}, f"Cannot read {path.name} as an image; use a JPEG or PNG photo.")
             return {"CANCELLED"}
         if 0 in image.size:
-            self.report({"ERROR"}, f"{path.name} has no pixels Blender can read.")
+            if image not in before:  # no orphan image left behind by a failed import
+                bpy.data.images.remove(image)
+            self.report({"ERROR"}, f"{path.name} has no pixels Blender can read; use a JPEG or PNG photo.")
             return {"CANCELLED"}
         focal, orientation = photo_exif(path)
         image = upright(image, orientation)
