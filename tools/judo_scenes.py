@@ -20,9 +20,15 @@ How a scene is made, and why in this order:
 3. The bodies are stepped apart until neither passes through the other, then the gripping
    hands (and tomoe-nage's foot) are solved by a small torch optimisation of the limb's bones
    towards a point on the other fighter, with a penalty on limb vertices inside either body;
-   this repeats until bridge.contact.interpenetration_m (the benchmark's measure) is <= 5 mm.
+   this repeats until bridge.geometry.penetration.interpenetration_m (the benchmark's measure) is <= 5 mm.
 4. The camera: the first candidate that keeps both bodies inside the frame.
 5. render_scene renders; the front role is read back from labels.png.
+
+Harder scenes (tools/scene_sets.py builds a benchmark set from them): scene_parameters'
+`options` (OPTIONS: photo size, gi scheme or plain clothes, builds, clutter, a referee, camera
+height and roll) and generate's pose_cache (one posing for several looks); a referee is person
+2 in the truth, after the fighters, listed in truth.json's "non_fighters". generate_solo
+renders one fighter alone (SOLO poses, seen from the front, side or behind) with its facing.
 """
 from __future__ import annotations
 
@@ -42,7 +48,7 @@ if str(ROOT / "tools") not in sys.path:
     sys.path.insert(0, str(ROOT / "tools"))
 
 import render_scene as rs  # noqa: E402
-from bridge import camera as bridge_camera  # noqa: E402
+from bridge.geometry import camera as bridge_camera  # noqa: E402
 
 ROLES = ("tori", "uke")
 PHASES = ("kuzushi", "throw")
@@ -344,9 +350,149 @@ def _camera_candidates(rng, view: float, count: int = 8) -> list[dict]:
              "aim_pitch": rng.uniform(-2.0, 2.0)} for _ in range(count)]
 
 
-def scene_parameters(seed: int, throw: str | None = None, phase: str | None = None) -> dict:
+# --------------------------------------------------------------------------- harder scenes: options
+#
+# scene_parameters(seed, throw, phase, options) with `options` (a dict, any subset of OPTIONS)
+# varies a scene beyond the committed set's dojo: photo size, what the fighters wear, their
+# builds, clutter and a referee, camera height and roll. Without options every draw is exactly
+# as before (the committed scenes regenerate unchanged); with them, the base draws still come
+# first from default_rng(seed), and the rest from generators seeded by the seed and a purpose
+# (builds: [seed, 2], so every variant of one seed and build poses the same pair; the look of the
+# scene: [seed, 3, variant]), so a scene is a pure function of its seed and options.
+OPTIONS = {
+    "long_side": "photo's longer side in pixels (512-4000); the throw's landscape flag sets the other at 3:4",
+    "gi": "GI_SCHEMES key: blue_white (tori blue), white_blue, both_white, both_blue, none (plain clothes)",
+    "build": "BUILDS key: typical, heavy, light, mismatch (one heavy and short, the other light and tall)",
+    "clutter": "True: spectators' stands and banners behind the fighters",
+    "referee": "True: a third, standing body near the fighters, not touching them, not a fighter",
+    "camera": "CAMERA_HEIGHTS key: normal (0.8-1.7 m), low (0.25-0.6 m), high (2.6-3.6 m)",
+    "roll": "camera roll in degrees about its optical axis (0: level), e.g. up to +-40",
+    "variant": "an integer: another draw of the look (cameras, lights, clutter, referee) for one pose",
+}
+GI_SCHEMES = {"blue_white": ("blue", "white"), "white_blue": ("white", "blue"),
+              "both_white": ("white", "white"), "both_blue": ("blue", "blue"), "none": ("none", "none")}
+BUILDS = ("typical", "heavy", "light", "mismatch")
+CAMERA_HEIGHTS = {"normal": (0.8, 1.7), "low": (0.25, 0.6), "high": (2.6, 3.6)}
+# Plain clothes (no gi), sRGB: T-shirts and shorts or tracksuit trousers; a referee's dark suit.
+SHIRT_COLOURS = [(0.85, 0.12, 0.12), (0.95, 0.95, 0.95), (0.15, 0.15, 0.18), (0.20, 0.45, 0.80),
+                 (0.95, 0.75, 0.15), (0.25, 0.55, 0.30), (0.55, 0.55, 0.58), (0.90, 0.45, 0.60)]
+BOTTOM_COLOURS = [(0.10, 0.10, 0.12), (0.12, 0.16, 0.35), (0.45, 0.45, 0.48), (0.30, 0.22, 0.15)]
+REFEREE_SUIT = {"cloth": (0.02, 0.02, 0.025), "belt": (0.03, 0.03, 0.035), "collar": (0.75, 0.75, 0.73)}
+BANNER_COLOURS = [(0.85, 0.10, 0.10), (0.10, 0.30, 0.80), (0.95, 0.85, 0.10), (0.95, 0.95, 0.95),
+                  (0.10, 0.60, 0.30), (0.95, 0.45, 0.05), (0.05, 0.05, 0.05), (0.60, 0.10, 0.60)]
+
+
+def _srgb_to_linear(c):
+    c = np.asarray(c, float)
+    return tuple(np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4).tolist())
+
+
+def _build_shapes(seed: int, build: str, shapes: dict) -> dict:
+    """The two phenotypes with `build`'s weight, muscle and height (Anny's 0-1 scales) drawn from
+    default_rng([seed, 2]); gender, age and proportions stay as drawn."""
+    if build not in BUILDS:
+        raise ValueError(f"unknown build {build!r}; builds: {BUILDS}")
+    if build == "typical":
+        return shapes
+    rng = np.random.default_rng([seed, 2])
+    heavy = {"weight": (0.8, 0.95), "muscle": (0.7, 0.95), "height": (0.4, 0.85)}
+    light = {"weight": (0.08, 0.3), "muscle": (0.3, 0.6), "height": (0.15, 0.7)}
+    short_heavy = {"weight": (0.8, 0.95), "muscle": (0.65, 0.9), "height": (0.05, 0.25)}
+    tall_light = {"weight": (0.12, 0.3), "muscle": (0.35, 0.6), "height": (0.8, 0.98)}
+    if build == "mismatch":
+        ranges = (short_heavy, tall_light) if rng.random() < 0.5 else (tall_light, short_heavy)
+    else:
+        ranges = (heavy, heavy) if build == "heavy" else (light, light)
+    out = {}
+    for role, spans in zip(ROLES, ranges):
+        out[role] = {**shapes[role], **{key: float(rng.uniform(*span)) for key, span in spans.items()}}
+    return out
+
+
+def _clutter(rng) -> dict:
+    """Stands full of spectators and 2-5 coloured banners: distances are `behind` the farthest
+    fighter (metres along the camera's horizontal view), resolved once the camera is known."""
+    banners = []
+    for _ in range(int(rng.integers(2, 6))):
+        banners.append({"behind": float(rng.uniform(0.3, 1.0)), "lateral": float(rng.uniform(-4.0, 4.0)),
+                        "bottom": float(rng.uniform(0.0, 1.8)), "width": float(rng.uniform(0.8, 3.0)),
+                        "height": float(rng.uniform(0.4, 1.0)),
+                        "colour": BANNER_COLOURS[int(rng.integers(len(BANNER_COLOURS)))]})
+    return {"crowd": {"behind": float(rng.uniform(1.3, 3.0)), "height": float(rng.uniform(2.5, 4.0)),
+                      "scale": float(rng.uniform(2.0, 3.5)), "seed": int(rng.integers(0, 10_000))},
+            "banners": banners}
+
+
+def _referee(rng, view: float) -> dict:
+    """A referee: an adult of either sex in a dark suit, standing `distance` m from the pair's
+    centre on the far side from the usual camera (`angle` degrees from the throw's best view
+    plus 180, so the fighters do not hide behind the referee), arms hanging or one held out."""
+    pointing = rng.random() < 0.4
+    side = "L" if rng.random() < 0.5 else "R"
+    arms = {s: {"bend": float(rng.uniform(8.0, 20.0)), "upper": (0.2 if s == "L" else -0.2, -0.05, -0.98),
+                "forearm": (0.15 if s == "L" else -0.15, -0.25, -0.95)} for s in "LR"}
+    if pointing:
+        sign = 1.0 if side == "L" else -1.0
+        arms[side] = {"bend": 10.0, "upper": (sign * 0.7, -0.6, 0.1), "forearm": (sign * 0.6, -0.75, 0.15)}
+    return {"shape": {"gender": float(rng.choice([rng.uniform(0.0, 0.1), rng.uniform(0.9, 1.0)])),
+                      "age": float(rng.uniform(0.7, 0.95)), "muscle": float(rng.uniform(0.3, 0.6)),
+                      "weight": float(rng.uniform(0.3, 0.7)), "height": float(rng.uniform(0.3, 0.8)),
+                      "proportions": float(rng.uniform(0.3, 0.6))},
+            "skin": SKIN_TONES[int(rng.integers(len(SKIN_TONES)))],
+            "angle": float(view + 180.0 + rng.choice([-1.0, 1.0]) * rng.uniform(30.0, 70.0)),
+            "distance": float(rng.uniform(1.5, 2.3)), "knees": float(rng.uniform(2.0, 8.0)), "arms": arms}
+
+
+def _apply_options(params: dict, options: dict) -> dict:
+    """params with the harder scenes' options (see OPTIONS) applied."""
+    unknown = set(options) - set(OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown scene options {sorted(unknown)}; options: {sorted(OPTIONS)}")
+    seed, throw = params["seed"], params["throw"]
+    look = np.random.default_rng([seed, 3, int(options.get("variant", 0))])
+    long_side = int(options.get("long_side", max(image_size(throw))))
+    if not 64 <= long_side <= 8000:
+        raise ValueError(f"long_side {long_side} px out of range")
+    short_side = int(round(0.75 * long_side))
+    params["size"] = (long_side, short_side) if THROWS[throw]["landscape"] else (short_side, long_side)
+    scheme = options.get("gi", "blue_white")
+    if scheme not in GI_SCHEMES:
+        raise ValueError(f"unknown gi scheme {scheme!r}; schemes: {sorted(GI_SCHEMES)}")
+    params["gi"] = dict(zip(ROLES, GI_SCHEMES[scheme]))
+    params["gi_scheme"] = scheme
+    params["clothes"] = {role: {"shirt": SHIRT_COLOURS[int(look.integers(len(SHIRT_COLOURS)))],
+                                "bottoms": BOTTOM_COLOURS[int(look.integers(len(BOTTOM_COLOURS)))],
+                                "legs": "short" if look.random() < 0.6 else "long"} for role in ROLES}
+    params["build"] = options.get("build", "typical")
+    params["shapes"] = _build_shapes(seed, params["build"], params["shapes"])
+    params["environment"] = _environment(look)
+    clutter = _clutter(look)
+    if options.get("clutter"):
+        params["environment"].update(clutter)
+    referee = _referee(look, THROWS[throw]["view"])
+    params["referee"] = referee if options.get("referee") else None
+    height = options.get("camera", "normal")
+    if height not in CAMERA_HEIGHTS:
+        raise ValueError(f"unknown camera height {height!r}; heights: {sorted(CAMERA_HEIGHTS)}")
+    roll = float(options.get("roll", 0.0))
+    cameras = _camera_candidates(look, THROWS[throw]["view"])
+    for camera in cameras:
+        camera["height"] = float(look.uniform(*CAMERA_HEIGHTS[height]))
+        camera["roll"] = roll
+        if height != "normal":  # look more steeply up or down: aim at the pair's centre
+            camera["aim_pitch"] = 0.0
+    params["cameras"] = cameras
+    params["render_seed"] = int(look.integers(0, 2**31 - 1))
+    params["options"] = dict(options)
+    return params
+
+
+def scene_parameters(seed: int, throw: str | None = None, phase: str | None = None,
+                     options: dict | None = None) -> dict:
     """Every random choice of one scene, drawn from numpy.random.default_rng(seed) in a fixed
-    order (the throw and phase are drawn even when given, so the rest does not depend on it)."""
+    order (the throw and phase are drawn even when given, so the rest does not depend on it).
+    `options` (see OPTIONS) make a harder scene; without them the draws are the committed
+    set's."""
     rng = np.random.default_rng(seed)
     drawn_throw = sorted(THROWS)[rng.integers(len(THROWS))]
     drawn_phase = PHASES[rng.integers(len(PHASES))]
@@ -363,7 +509,7 @@ def scene_parameters(seed: int, throw: str | None = None, phase: str | None = No
         shapes[role] = _phenotype(rng, gender, role_weight)
         skins[role] = SKIN_TONES[rng.integers(len(SKIN_TONES))]
         belts[role] = list(BELTS)[int(rng.random() < 0.25)]  # mostly black belts, some brown
-    return {
+    params = {
         "seed": seed, "throw": throw, "phase": phase,
         "shapes": shapes, "skins": skins, "belts": belts, "gi": _gi_colours(rng),
         "jitter": _jitter(rng, template),
@@ -371,6 +517,14 @@ def scene_parameters(seed: int, throw: str | None = None, phase: str | None = No
         "cameras": _camera_candidates(rng, THROWS[throw]["view"]),
         "render_seed": int(rng.integers(0, 2**31 - 1)),
     }
+    return params if options is None else _apply_options(params, options)
+
+
+def uke_orientation(throw: str, phase: str) -> str:
+    """"upside_down" where the template pitches uke past 110 degrees (head below the hips),
+    "sideways" from 60 to 110 (the body across, near horizontal), else "upright"."""
+    pitch = abs(THROWS[throw][phase]["uke"]["tilt"][0])
+    return "upside_down" if pitch > 110.0 else "sideways" if pitch >= 60.0 else "upright"
 
 
 def image_size(throw: str) -> tuple[int, int]:
@@ -557,7 +711,7 @@ def separate(body, fighters, horizontal: bool, with_grips: bool = False, max_ste
     depth (metres)."""
     from scipy.spatial import cKDTree
 
-    from bridge.contact import penetration_depths, vertex_normals
+    from bridge.geometry.penetration import penetration_depths, vertex_normals
 
     faces = body.faces.numpy()
     limbs = [np.zeros(0, int) if with_grips else _gripping_limb_vertices(body, f) for f in fighters]
@@ -644,7 +798,7 @@ def _obstacles(body, vertices, role_index: int, limb: str) -> list[tuple[_Obstac
     fighter's whole surface for the whole limb; the owner's own body, less that limb and the
     shoulder or hip it hangs from, for the forearm and hand (or shin and foot) only, since the
     upper arm lies against the chest in the armpit by construction."""
-    from bridge.contact import vertex_normals
+    from bridge.geometry.penetration import vertex_normals
 
     faces = body.faces.numpy()
     other = 1 - role_index
@@ -674,7 +828,7 @@ def solve_grips(body, fighters, rounds=((0.0, False), (1.0, False), (1.0, False)
     grip."""
     import torch
 
-    from bridge.contact import vertex_normals
+    from bridge.geometry.penetration import vertex_normals
 
     faces = body.faces.numpy()
     targets = [target_vertices(body, f["shape"]) for f in fighters]
@@ -749,7 +903,7 @@ def grip_report(body, fighters, grips, effectors, target_point) -> list[dict]:
     and what it holds."""
     from scipy.spatial import cKDTree
 
-    from bridge.contact import vertex_normals
+    from bridge.geometry.penetration import vertex_normals
 
     vertices = _posed_pair(body, fighters)
     normals = [vertex_normals(v, body.faces.numpy()) for v in vertices]
@@ -778,7 +932,7 @@ def pose_fighters(body, params: dict, attempts: int = 4):
     attempt keeps the bodies apart."""
     import copy
 
-    from bridge.contact import interpenetration_m
+    from bridge.geometry.penetration import interpenetration_m
 
     fighters = initial_fighters(body, params)
     faces = body.faces.numpy()
@@ -813,6 +967,12 @@ def pose_fighters(body, params: dict, attempts: int = 4):
 # --------------------------------------------------------------------------- camera
 
 
+def _roll_matrix(degrees: float) -> np.ndarray:
+    """Rotation about the camera's z (optical) axis: its x and y turn by `degrees`."""
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
 def frame_camera(vertices_world: np.ndarray, candidates: list[dict], width: int, height: int):
     """K and world_from_camera of the first candidate camera that sees every vertex of both
     fighters at least BORDER_PX inside the image (their masks then touch no border); if none
@@ -835,6 +995,8 @@ def frame_camera(vertices_world: np.ndarray, candidates: list[dict], width: int,
             side = np.cross(centre - position, [0.0, 0.0, 1.0])
             side /= np.linalg.norm(side)
             world_from_camera = rs.look_at(position, centre + offset[0] * side + [0.0, 0.0, offset[1]])
+            if candidate.get("roll"):  # turn the camera about its optical axis
+                world_from_camera[:3, :3] = world_from_camera[:3, :3] @ _roll_matrix(candidate["roll"])
             camera_points = (points - position) @ world_from_camera[:3, :3]
             pixels = bridge_camera.project(K, camera_points)
             inside = (camera_points[:, 2] > 0.1).all() and (pixels.min(axis=0) >= BORDER_PX).all() and \
@@ -880,7 +1042,10 @@ def describe(params: dict, camera_used: dict) -> str:
     def fighter(role):
         shape = params["shapes"][role]
         sex = "female" if shape["gender"] > 0.5 else "male"
-        return (f"{role} ({params['gi'][role]} gi, {params['belts'][role]} belt, {sex}; Anny gender "
+        clothes = params.get("clothes", {}).get(role, {})
+        wearing = f"{params['gi'][role]} gi, {params['belts'][role]} belt" if params["gi"][role] != "none" else \
+            f"no gi: T-shirt and {'shorts' if clothes.get('legs') == 'short' else 'trousers'}"
+        return (f"{role} ({wearing}, {sex}; Anny gender "
                 f"{shape['gender']:.2f}, age {shape['age']:.2f}, muscle {shape['muscle']:.2f}, weight "
                 f"{shape['weight']:.2f}, height {shape['height']:.2f}, proportions {shape['proportions']:.2f})")
 
@@ -888,21 +1053,143 @@ def describe(params: dict, camera_used: dict) -> str:
             f"Person 0 is {fighter('tori')}; person 1 is {fighter('uke')}. Camera "
             f"{camera_used['distance']:.1f} m from the pair, {camera_used['height']:.2f} m high, "
             f"{camera_used['focal_35mm']:.0f} mm (35 mm equivalent), azimuth {camera_used['azimuth']:.0f} "
-            f"degrees (0 in front of tori, 90 on tori's left).")
+            f"degrees (0 in front of tori, 90 on tori's left)"
+            + (f", rolled {camera_used['roll']:.0f} degrees" if camera_used.get("roll") else "") + "."
+            + (" A referee in a dark suit stands near the pair (person 2, not a fighter)."
+               if params.get("referee") else "")
+            + (" Spectators' stands and banners fill the background." if params["environment"].get("crowd") else ""))
+
+
+def _dress(params: dict, role: str, skin) -> dict:
+    """render_scene's clothing entries for one fighter: the gi's cloth, belt and lapel-V colours
+    (the V shows skin on men, a white undershirt on women, as the rules have it), or, with no
+    gi, a T-shirt and shorts or trousers."""
+    if params["gi"][role] == "none":
+        clothes = params["clothes"][role]
+        shirt = _srgb_to_linear(clothes["shirt"])
+        return {"gi": {"cloth": shirt, "belt": _srgb_to_linear(clothes["bottoms"]), "collar": shirt},
+                "clothes": {"sleeves": "short", "legs": clothes["legs"]}}
+    female = params["shapes"][role]["gender"] > 0.5
+    return {"gi": {"cloth": GI_WHITE if params["gi"][role] == "white" else GI_BLUE,
+                   "belt": BELTS[params["belts"][role]], "collar": GI_WHITE if female else skin}}
 
 
 def _people(params: dict, fighters_camera: list[dict]) -> list[dict]:
-    """render_scene's people: skin colour plus the gi's cloth, belt and lapel-V colours (the
-    V shows skin on men, a white undershirt on women, as the rules have it)."""
+    """render_scene's people: the fighters (skin colour and clothing), then any referee."""
     people = []
     for role, fighter in zip(ROLES, fighters_camera):
         skin = params["skins"][role]
-        female = params["shapes"][role]["gender"] > 0.5
-        gi = {"cloth": GI_WHITE if params["gi"][role] == "white" else GI_BLUE,
-              "belt": BELTS[params["belts"][role]], "collar": GI_WHITE if female else skin}
         people.append({"shape": fighter["shape"], "pose": fighter["pose"], "transl": fighter["transl"],
-                       "colour": skin, "gi": gi})
+                       "colour": skin, **_dress(params, role, skin)})
+    for other in fighters_camera[len(ROLES):]:  # the referee
+        people.append({"shape": other["shape"], "pose": other["pose"], "transl": other["transl"],
+                       "colour": other["skin"], "gi": REFEREE_SUIT,
+                       "clothes": {"sleeves": "long", "legs": "long"}})
     return people
+
+
+def people_notes(params: dict) -> dict:
+    """Who the rendered people are, for truth.json: the fighters come first (tori 0, uke 1);
+    `people` (render_scene's) counts every body, `fighters` only them; a referee is person 2,
+    listed in `non_fighters` with "fighter": false."""
+    roles = list(ROLES) + (["referee"] if params.get("referee") else [])
+    notes = {"fighters": len(ROLES), "fighter_indices": list(range(len(ROLES))), "person_roles": roles}
+    if params.get("referee"):
+        notes["non_fighters"] = [{"index": 2, "role": "referee", "fighter": False,
+                                  "phenotype": params["referee"]["shape"]}]
+    return notes
+
+
+REFEREE_GAP_M = 0.4  # the referee's nearest vertex at least this far from either fighter
+
+
+def pose_referee(body, referee: dict, fighters: list[dict]) -> dict:
+    """The referee in the world frame: standing, knees a little bent, feet flat, facing the
+    pair's centre from `distance` m at azimuth `angle` (the cameras' convention), stepped out
+    10 cm at a time until no vertex is nearer than REFEREE_GAP_M to either fighter."""
+    from scipy.spatial import cKDTree
+
+    vertices = _posed_pair(body, fighters)
+    centre = vertices.reshape(-1, 3).mean(axis=0)[:2]
+    trees = [cKDTree(v) for v in vertices]
+    shape = np.array([referee["shape"][name] for name in body.shape_names])
+    azimuth = math.radians(referee["angle"])
+    direction = np.array([math.sin(azimuth), -math.cos(azimuth)])
+    for step in range(30):
+        floor_xy = centre + (referee["distance"] + 0.1 * step) * direction
+        towards = centre - floor_xy
+        spec = {"yaw": math.degrees(math.atan2(towards[0], -towards[1])), "tilt": (0.0, 0.0), "bones": {},
+                "knees": {"L": referee["knees"], "R": referee["knees"]}, "level": "LR", "free": referee["arms"]}
+        pose = _template_pose(body, shape, spec, {"yaw": 0.0, "knees": {"L": 0.0, "R": 0.0}, "bones": {}})
+        transl = _place(body, shape, pose, spec, floor_xy)
+        own = rs._posed(body, shape, pose)[0] + transl
+        gap = min(tree.query(own)[0].min() for tree in trees)
+        if gap >= REFEREE_GAP_M:
+            break
+    return {"role": "referee", "shape": shape, "pose": pose, "transl": transl, "skin": referee["skin"],
+            "gap_m": float(gap), "floor_xy": floor_xy.tolist(), "yaw_degrees": spec["yaw"]}
+
+
+def _resolve_clutter(environment: dict, vertices_world: np.ndarray, world_from_camera: np.ndarray) -> dict:
+    """render_scene's environment with the clutter's `behind` offsets turned into distances from
+    the camera (along its horizontal view, past the farthest body vertex) and the wall pushed
+    behind the bodies and the clutter."""
+    look = world_from_camera[:3, 2].copy()
+    look[2] = 0.0
+    look /= max(np.linalg.norm(look), 1e-9)
+    farthest = float(((vertices_world.reshape(-1, 3) - world_from_camera[:3, 3]) @ look).max())
+    environment = json.loads(json.dumps(environment, default=_json_default))
+    back = farthest + 1.5
+    if environment.get("crowd"):
+        environment["crowd"]["distance"] = farthest + environment["crowd"]["behind"]
+        back = environment["crowd"]["distance"] + 1.0
+    for banner in environment.get("banners") or ():
+        banner["distance"] = farthest + banner["behind"]
+    environment["wall_distance"] = max(rs.ENVIRONMENT["wall_distance"], back)
+    return environment
+
+
+def _pose_key(params: dict) -> str:
+    """What the posed pair depends on (throw, phase, shapes, jitter), hashed: scenes that differ
+    only in their look share one posing."""
+    import hashlib
+
+    keyed = {key: params[key] for key in ("throw", "phase", "shapes", "jitter")}
+    text = json.dumps(keyed, sort_keys=True, default=_json_default)
+    return f"{params['throw']}_{params['phase']}_{hashlib.sha1(text.encode()).hexdigest()[:12]}"
+
+
+def cached_pose(body, params: dict, cache_dir=None, attempts: int = 4):
+    """pose_fighters(body, params), kept in cache_dir/<_pose_key>.npz (+ .json) when a cache is
+    given, so the variants of one pose are posed once and a stopped run resumes quickly."""
+    if cache_dir is None:
+        return pose_fighters(body, params, attempts)
+    cache_dir = Path(cache_dir)
+    stem = cache_dir / _pose_key(params)
+    failed = stem.with_suffix(".failed")
+    if failed.is_file():  # posing this pair failed before: do not spend the minutes again
+        raise RuntimeError(failed.read_text().strip() + " (cached failure)")
+    if stem.with_suffix(".json").is_file():
+        with np.load(stem.with_suffix(".npz")) as data:
+            arrays = {key: data[key] for key in data.files}
+        info = json.loads(stem.with_suffix(".json").read_text())
+        fighters = [{"role": role, "shape": arrays["shape"][r], "pose": arrays["pose"][r],
+                     "transl": arrays["transl"][r], "airborne": info["airborne"][r], "grips": info["grip_targets"][r]}
+                    for r, role in enumerate(ROLES)]
+        return fighters, info["grips"], info["interpenetration_m"]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fighters, grips, depth = pose_fighters(body, params, attempts)
+    except RuntimeError as error:
+        failed.write_text(f"{error}\n")
+        raise
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(stem.with_suffix(".npz"),
+             **{key: np.stack([f[key] for f in fighters]) for key in ("shape", "pose", "transl")})
+    info = {"airborne": [bool(f.get("airborne")) for f in fighters], "grip_targets": [f["grips"] for f in fighters],
+            "grips": grips, "interpenetration_m": float(depth)}
+    stem.with_suffix(".json").write_text(json.dumps(info, default=_json_default) + "\n")
+    return fighters, grips, depth
 
 
 def _pose_record(params: dict) -> dict:
@@ -923,40 +1210,223 @@ def _pose_record(params: dict) -> dict:
 
 
 def generate(body, seed: int, out_root, throw=None, phase=None, width=None, height=None,
-             samples: int = COMMITTED_SAMPLES) -> Path:
-    """Pose, frame, render and describe one scene; returns its folder."""
+             samples: int = COMMITTED_SAMPLES, options: dict | None = None, name: str | None = None,
+             pose_cache=None, mask_samples: int = 32, extra: dict | None = None, attempts: int = 4) -> Path:
+    """Pose, frame, render and describe one scene; returns its folder (out_root/name, by default
+    <throw>_<phase>_s<seed>). `options` make a harder scene (OPTIONS); `pose_cache` a folder
+    where posed pairs are kept (cached_pose); `extra` goes into truth.json as it is."""
     from PIL import Image
 
     started = time.perf_counter()
-    params = scene_parameters(seed, throw, phase)
+    params = scene_parameters(seed, throw, phase, options)
     if width is None or height is None:
-        width, height = image_size(params["throw"])
-    fighters, grips, depth = pose_fighters(body, params)
+        width, height = params.get("size") or image_size(params["throw"])
+    fighters, grips, depth = cached_pose(body, params, pose_cache, attempts)
     posed_seconds = time.perf_counter() - started
     vertices = _posed_pair(body, fighters)
+    movers = list(fighters)
+    if params.get("referee"):
+        movers.append(pose_referee(body, params["referee"], fighters))
+        vertices = np.concatenate([vertices, (rs._posed(body, movers[2]["shape"], movers[2]["pose"])[0]
+                                              + movers[2]["transl"])[None]])
     K, world_from_camera, camera_used = frame_camera(vertices, params["cameras"], width, height)
-    fighters_camera = [to_camera(body, f, world_from_camera) for f in fighters]
-    out_dir = Path(out_root) / f"{params['throw']}_{params['phase']}_s{seed}"
+    fighters_camera = [to_camera(body, f, world_from_camera) for f in movers]
+    environment = params["environment"] if options is None else \
+        _resolve_clutter(params["environment"], vertices, world_from_camera)
+    out_dir = Path(out_root) / (name or f"{params['throw']}_{params['phase']}_s{seed}")
     notes = {
         "generator": "tools/judo_scenes.py", "roles": list(ROLES), "throw": params["throw"],
         "phase": params["phase"], "seed": seed, "grips": grips,
         "interpenetration_m": round(float(depth), 5),
         "airborne": {role: bool(f.get("airborne")) for role, f in zip(ROLES, fighters)},
         "phenotypes": params["shapes"], "gi": params["gi"], "belts": params["belts"],
-        "camera": camera_used, "environment": params["environment"], "pose_template": _pose_record(params),
+        "camera": camera_used, "environment": environment, "pose_template": _pose_record(params),
     }
+    if options is not None:
+        import torch
+
+        with torch.no_grad():
+            out = body.forward(torch.as_tensor(fighters[1]["shape"][None], dtype=body.dtype),
+                               torch.as_tensor(fighters[1]["pose"][None], dtype=body.dtype),
+                               torch.as_tensor(fighters[1]["transl"][None], dtype=body.dtype))
+        from bridge.keypoints import INDEX
+
+        uke_keypoints = out.keypoints[0].double().numpy()
+        notes.update({
+            "options": params["options"], "gi_scheme": params["gi_scheme"], "build": params["build"],
+            "clothes": {role: params["clothes"][role] for role in ROLES if params["gi"][role] == "none"},
+            "uke_orientation": uke_orientation(params["throw"], params["phase"]),
+            "uke_head_below_hips": bool(uke_keypoints[INDEX["nose"], 2] < uke_keypoints[INDEX["mid_hip"], 2]),
+            **people_notes(params),
+        })
+        if len(movers) > len(ROLES):
+            notes["non_fighters"][0].update(gap_to_fighters_m=round(movers[2]["gap_m"], 3),
+                                            floor_xy=movers[2]["floor_xy"], yaw_degrees=movers[2]["yaw_degrees"])
+    notes.update(extra or {})
     description = describe(params, camera_used)
     truth = rs.render_scene(_people(params, fighters_camera), K, world_from_camera, width, height, out_dir,
                             seed=params["render_seed"], samples=samples, description=description,
                             notes=json.loads(json.dumps(notes, default=_json_default)),
-                            environment=params["environment"])
+                            environment=environment, mask_samples=mask_samples)
     labels = np.asarray(Image.open(out_dir / "labels.png"))
     masks = np.stack([np.asarray(Image.open(out_dir / f"mask_{i}.png")) > 127 for i in range(2)])
     info = json.loads((out_dir / "truth.json").read_text())
-    info["front"] = front_role(labels, masks, truth["vertices"][:, :, 2].mean(axis=1))
+    info["front"] = front_role(labels, masks, truth["vertices"][:2, :, 2].mean(axis=1))
     info["seed"] = seed
     info["render_seed"] = params["render_seed"]
     info["timing_seconds"] = {"posing": round(posed_seconds, 1), "total": round(time.perf_counter() - started, 1)}
+    (out_dir / "truth.json").write_text(json.dumps(info, indent=2) + "\n")
+    return out_dir
+
+
+# --------------------------------------------------------------------------- one fighter alone
+
+# Poses of a lone fighter, in THROWS' role format (yaw 0: facing world -Y, the camera's azimuth 0).
+SOLO = {
+    "stance": {"yaw": 0.0, "tilt": (12.0, 0.0), "bones": {
+        "spine05": ("xz", (8.0, 4.0)), "neck01": ("x", (-10.0,)), "upperleg01.L": ("yx", (-8.0, -28.0))},
+        "knees": {"L": 35.0, "R": 30.0}, "level": "L", "plant": ("R", 8.0, 15.0),
+        "free": {"L": {"bend": 60.0, "upper": (0.25, -0.6, -0.75), "forearm": (-0.25, -0.9, 0.3)},
+                 "R": {"bend": 70.0, "upper": (-0.3, -0.6, -0.7), "forearm": (0.2, -0.9, 0.3)}},
+        "text": "a gripping stance, left foot forward, knees bent, both hands reaching forward"},
+    "step": {"yaw": 0.0, "tilt": (4.0, 0.0), "bones": {
+        "spine05": ("x", (4.0,)), "upperleg01.L": ("yx", (-3.0, -32.0)), "upperleg01.R": ("yx", (3.0, 22.0))},
+        "knees": {"L": 12.0, "R": 28.0}, "level": "L",
+        "free": {"L": {"bend": 25.0, "upper": (0.15, 0.35, -0.92), "forearm": (0.1, 0.1, -1.0)},
+                 "R": {"bend": 35.0, "upper": (-0.15, -0.35, -0.92), "forearm": (-0.1, -0.7, -0.7)}},
+        "text": "stepping forward mid-stride, left foot ahead and flat, right foot pushing off behind, "
+                "arms swinging"},
+    "kick": {"yaw": 0.0, "tilt": (-8.0, 0.0), "bones": {
+        "spine05": ("x", (-4.0,)), "upperleg01.L": ("yx", (-4.0, 2.0)), "upperleg01.R": ("yx", (4.0, -80.0))},
+        "knees": {"L": 15.0, "R": 45.0}, "level": "L",
+        "free": {"L": {"bend": 100.0, "upper": (0.3, -0.3, -0.9), "forearm": (0.0, -0.5, 0.85)},
+                 "R": {"bend": 100.0, "upper": (-0.3, -0.3, -0.9), "forearm": (0.0, -0.5, 0.85)}},
+        "text": "a front kick: standing on the left leg, the right thigh raised high in front, knee "
+                "partly bent, hands up on guard"},
+    "sweep": {"yaw": 0.0, "tilt": (0.0, 8.0), "bones": {
+        "spine05": ("x", (6.0,)), "upperleg01.L": ("yx", (-2.0, -5.0)), "upperleg01.R": ("yx", (35.0, -20.0))},
+        "knees": {"L": 20.0, "R": 5.0}, "level": "L",
+        "free": {"L": {"bend": 70.0, "upper": (0.4, -0.7, -0.55), "forearm": (0.0, -0.6, 0.8)},
+                 "R": {"bend": 40.0, "upper": (-0.6, -0.6, -0.5), "forearm": (-0.3, -0.9, -0.3)}},
+        "text": "a foot sweep: standing on the left leg, the straight right leg swung out to the side "
+                "and forward along the mat, arms pulling"},
+}
+# Camera azimuths (degrees, 0 in front of the fighter) per view: where a lone fighter is seen from.
+SOLO_VIEWS = {"front": (-35.0, 35.0), "side": (60.0, 120.0), "behind": (150.0, 210.0)}
+
+
+def solo_parameters(seed: int, pose: str | None = None, view: str | None = None,
+                    options: dict | None = None) -> dict:
+    """Every random choice of a one-fighter scene: the pose and view (drawn even when given),
+    the fighter from default_rng([seed, 5]), the look (lights, clutter, cameras) from
+    default_rng([seed, 3, variant]) as for pairs. `options`: long_side, gi ("blue", "white",
+    "none"), build, clutter, camera, roll, variant (see OPTIONS)."""
+    options = dict(options or {})
+    unknown = set(options) - set(OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown scene options {sorted(unknown)}")
+    rng = np.random.default_rng([seed, 5])
+    drawn_pose, drawn_view = sorted(SOLO)[rng.integers(len(SOLO))], sorted(SOLO_VIEWS)[rng.integers(len(SOLO_VIEWS))]
+    pose, view = pose or drawn_pose, view or drawn_view
+    if pose not in SOLO or view not in SOLO_VIEWS:
+        raise ValueError(f"unknown pose {pose!r} or view {view!r}")
+    female = rng.random() < 0.35
+    gender = rng.uniform(0.88, 1.0) if female else rng.uniform(0.0, 0.12)
+    shapes = {"fighter": _phenotype(rng, gender, float(rng.uniform(0.3, 0.8)))}
+    build = options.get("build", "typical")
+    if build != "typical":
+        shapes = {"fighter": _build_shapes(seed, build, {"tori": shapes["fighter"], "uke": shapes["fighter"]})["tori"]}
+    spec = SOLO[pose]
+    jitter = {"bones": {bone: np.clip(rng.normal(0.0, 2.5, len(spec["bones"][bone][1])), -5.0, 5.0)
+                        for bone in sorted(spec["bones"])},
+              "knees": {side: float(np.clip(rng.normal(0.0, 3.0), -6.0, 6.0)) for side in "LR"},
+              "yaw": float(rng.uniform(-15.0, 15.0))}
+    gi = options.get("gi", "white" if rng.random() < 0.5 else "blue")
+    if gi not in ("white", "blue", "none"):
+        raise ValueError(f"unknown gi {gi!r} for a lone fighter")
+    look = np.random.default_rng([seed, 3, int(options.get("variant", 0))])
+    long_side = int(options.get("long_side", 512))
+    height = options.get("camera", "normal")
+    cameras = _camera_candidates(look, 0.0)
+    for camera in cameras:
+        camera["azimuth"] = float(look.uniform(*SOLO_VIEWS[view]))
+        camera["height"] = float(look.uniform(*CAMERA_HEIGHTS[height]))
+        camera["fill"] = float(look.uniform(0.65, 0.9))
+        camera["roll"] = float(options.get("roll", 0.0))
+    environment = _environment(look)
+    clutter = _clutter(look)
+    if options.get("clutter"):
+        environment.update(clutter)
+    return {"seed": seed, "pose": pose, "view": view, "shapes": shapes, "build": build, "jitter": jitter,
+            "skins": {"fighter": SKIN_TONES[int(rng.integers(len(SKIN_TONES)))]},
+            "belts": {"fighter": list(BELTS)[int(rng.random() < 0.25)]}, "gi": {"fighter": gi},
+            "gi_scheme": gi,
+            "clothes": {"fighter": {"shirt": SHIRT_COLOURS[int(look.integers(len(SHIRT_COLOURS)))],
+                                    "bottoms": BOTTOM_COLOURS[int(look.integers(len(BOTTOM_COLOURS)))],
+                                    "legs": "short" if look.random() < 0.6 else "long"}},
+            "size": (int(round(0.75 * long_side)), long_side), "cameras": cameras, "environment": environment,
+            "render_seed": int(look.integers(0, 2**31 - 1)), "options": options}
+
+
+def facing(pose_rotvec_world: np.ndarray, world_from_camera: np.ndarray, body_at: np.ndarray) -> dict:
+    """Which way a fighter faces, for scoring facing: the body's forward (Anny's -Y) in world and
+    camera coordinates, and its horizontal angle to the direction towards the camera (0 facing the
+    camera, 180 the back to it, + the camera on the fighter's left)."""
+    from scipy.spatial.transform import Rotation
+
+    forward = Rotation.from_rotvec(pose_rotvec_world).as_matrix() @ np.array([0.0, -1.0, 0.0])
+    to_camera = world_from_camera[:3, 3] - body_at
+    angle = math.degrees(math.atan2(forward[0] * to_camera[1] - forward[1] * to_camera[0],
+                                    forward[0] * to_camera[0] + forward[1] * to_camera[1]))
+    seen = "front" if abs(angle) <= 45.0 else "behind" if abs(angle) >= 135.0 else "side"
+    return {"forward_world": np.round(forward, 4).tolist(),
+            "forward_camera": np.round(world_from_camera[:3, :3].T @ forward, 4).tolist(),
+            "angle_to_camera_degrees": round(angle, 1), "seen_from": seen}
+
+
+def generate_solo(body, seed: int, out_root, pose=None, view=None, options: dict | None = None,
+                  samples: int = COMMITTED_SAMPLES, mask_samples: int = 32, name: str | None = None,
+                  extra: dict | None = None) -> Path:
+    """One fighter alone (SOLO pose, seen from SOLO_VIEWS), rendered with render_scene as the
+    sample is; truth.json adds the pose, the view and `facing`. Returns the folder."""
+    started = time.perf_counter()
+    params = solo_parameters(seed, pose, view, options)
+    spec = SOLO[params["pose"]]
+    shape = np.array([params["shapes"]["fighter"][key] for key in body.shape_names])
+    pose_world = _template_pose(body, shape, spec, params["jitter"])
+    fighter = {"role": "fighter", "shape": shape, "pose": pose_world,
+               "transl": _place(body, shape, pose_world, spec, (0.0, 0.0))}
+    vertices = rs._posed(body, shape, pose_world)[0] + fighter["transl"]
+    width, height = params["size"]
+    K, world_from_camera, camera_used = frame_camera(vertices[None], params["cameras"], width, height)
+    moved = to_camera(body, fighter, world_from_camera)
+    environment = _resolve_clutter(params["environment"], vertices[None], world_from_camera)
+    skin = params["skins"]["fighter"]
+    solo = {**params, "gi": {"fighter": params["gi"]["fighter"]}}
+    dress = _dress({**solo, "shapes": params["shapes"]}, "fighter", skin)
+    person = {"shape": moved["shape"], "pose": moved["pose"], "transl": moved["transl"], "colour": skin, **dress}
+    faces_camera = facing(pose_world[0], world_from_camera, vertices.mean(axis=0))
+    out_dir = Path(out_root) / (name or f"solo_{params['pose']}_{params['view']}_s{seed}")
+    shape_text = ", ".join(f"{key} {value:.2f}" for key, value in params["shapes"]["fighter"].items())
+    wearing = f"{params['gi']['fighter']} gi" if params["gi"]["fighter"] != "none" else "no gi (T-shirt)"
+    description = (f"One judoka alone, {spec['text']}; {wearing}; seen from the {faces_camera['seen_from']} "
+                   f"(the body turned {faces_camera['angle_to_camera_degrees']:.0f} degrees from the camera). "
+                   f"Anny {shape_text}. Camera {camera_used['distance']:.1f} m away, {camera_used['height']:.2f} "
+                   f"m high, {camera_used['focal_35mm']:.0f} mm (35 mm equivalent).")
+    # Role "tori", as the benchmark names a lone fitted fighter (and reads assets/sample).
+    notes = {"generator": "tools/judo_scenes.py (generate_solo)", "roles": ["tori"], "fighters": 1,
+             "fighter_indices": [0], "person_roles": ["tori"], "solo_pose": params["pose"],
+             "view": params["view"], "facing": faces_camera, "options": params["options"],
+             "gi_scheme": params["gi_scheme"], "build": params["build"], "phenotypes": params["shapes"],
+             "camera": camera_used, "environment": environment, "seed": seed, **(extra or {})}
+    rs.render_scene([person], K, world_from_camera, width, height, out_dir, seed=params["render_seed"],
+                    samples=samples, description=description,
+                    notes=json.loads(json.dumps(notes, default=_json_default)), environment=environment,
+                    mask_samples=mask_samples)
+    info = json.loads((out_dir / "truth.json").read_text())
+    info["seed"] = seed
+    info["render_seed"] = params["render_seed"]
+    info["timing_seconds"] = {"total": round(time.perf_counter() - started, 1)}
     (out_dir / "truth.json").write_text(json.dumps(info, indent=2) + "\n")
     return out_dir
 

@@ -7,7 +7,7 @@ renders the bundled sample photo: one fighter in a gripping stance on a tatami f
 scripts (a two-person judo scene generator) call `render_scene` with their own people and
 camera. Every pose, shape and translation is in the bridge's OpenCV camera coordinates, the
 world is Blender's (Z up, metres, floor at z = 0), and the camera goes through
-bridge.camera's `blender_camera_matrix` / `blender_lens`, the one place that converts.
+bridge.geometry.camera's `blender_camera_matrix` / `blender_lens`, the one place that converts.
 
 Outputs in the output folder:
     photo.jpg      the render, JPEG quality 95, EXIF FocalLengthIn35mmFilm = the focal used
@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bridge import camera  # noqa: E402
-from bridge.image_io import EXIF_FOCAL_35MM, EXIF_IFD  # noqa: E402
+from bridge.geometry import camera  # noqa: E402
+from bridge.imaging.photo import EXIF_FOCAL_35MM, EXIF_IFD  # noqa: E402
 
 SKIN = (0.45, 0.25, 0.15)  # linear RGB base colours for bodies
 BLUE = (0.08, 0.16, 0.55)
@@ -51,6 +51,12 @@ ENVIRONMENT = {
     "fill_energy": 350.0, "fill_size": 3.0, "fill_offset": (-1.2, 0.0, 1.6), "fill_target": (0.0, 0.0, 1.0),
 }
 WALL_TEXTURES = ("plain", "panels", "bricks", "plaster")
+# Clutter (judo_scenes' harder scenes): `crowd` None or {"distance", "height", "scale", "seed"}:
+# stands of spectators as a multicoloured cell pattern on a plane `distance` m ahead of the
+# camera (along its horizontal view), `height` m tall from the floor; `banners` a list of
+# {"distance", "lateral", "bottom", "width", "height", "colour" (sRGB)}: coloured quads facing
+# the camera, `lateral` m to the right of the view line, `bottom` m above the floor.
+ENVIRONMENT.update(crowd=None, banners=())
 
 # A body wearing a gi is split into these regions, one material each (see gi_face_regions).
 SKIN_REGION, GI_REGION, BELT_REGION, COLLAR_REGION = range(4)
@@ -458,6 +464,48 @@ def gi_face_regions(body, shape) -> np.ndarray:
     return face_regions
 
 
+def clothes_face_regions(body, shape, sleeves: str = "short", legs: str = "short") -> np.ndarray:
+    """Regions of a body in plain clothes, in gi_face_regions' material slots: GI_REGION the
+    shirt or jacket (trunk above the belt line, sleeves "short" to mid upper arm or "long" to
+    5 cm above the wrist), BELT_REGION the shorts (to 12 cm above the knee) or "long" trousers
+    (to the ankle), COLLAR_REGION the V of an open jacket (only with long sleeves: a shirt under
+    a referee's jacket), SKIN_REGION the rest."""
+    vertices, heads = rest_body(body, shape)
+    head = lambda name: heads[body.bone_index(name)]  # noqa: E731
+    names = dominant_bones(body)
+    on = lambda *prefixes: np.array([name.startswith(prefixes) for name in names])  # noqa: E731
+    arm = on("upperarm", "lowerarm", "wrist", "finger", "metacarpal", "shoulder")
+    leg = on("upperleg", "lowerleg", "foot", "toe")
+    bare = on("neck", "head", "eye", "wrist", "finger", "metacarpal", "foot", "toe")
+    trunk = ~(arm | leg | bare)
+    belt_z = head("upperleg01.L")[2] + 0.07
+    z = vertices[:, 2]
+    shirt = trunk & (z >= belt_z)
+    for side in "LR":
+        mine = np.sign(vertices[:, 0]) == (1 if side == "L" else -1)
+        shoulder, wrist = head(f"upperarm01.{side}"), head(f"wrist.{side}")
+        elbow = head(f"lowerarm01.{side}")
+        if sleeves == "long":
+            along = wrist - elbow
+            along /= np.linalg.norm(along)
+            shirt |= arm & ~bare & mine & ((vertices - wrist) @ along < -0.05)
+        else:
+            along = elbow - shoulder
+            length = np.linalg.norm(along)
+            shirt |= arm & ~bare & mine & ((vertices - shoulder) @ (along / length) < 0.55 * length)
+    bottoms = (trunk & (z < belt_z)) | (leg & ~bare & (z > (head("lowerleg01.L")[2] + 0.12 if legs == "short"
+                                                          else head("foot.L")[2] + 0.03)))
+    regions = np.full(len(vertices), SKIN_REGION)
+    regions[shirt] = GI_REGION
+    regions[bottoms & ~shirt] = BELT_REGION
+    if sleeves == "long":
+        neck = head("neck01")
+        chest = trunk & (vertices[:, 1] < neck[1] - 0.02) & (z < neck[2] + 0.02)
+        regions[chest & (z > neck[2] - 0.16 + 2.5 * np.abs(vertices[:, 0]))] = COLLAR_REGION
+    corners = regions[np.asarray(body.faces)]
+    return np.where(corners[:, 1] == corners[:, 2], corners[:, 1], corners[:, 0])
+
+
 def _mesh_object(bpy, name, vertices, faces, materials, face_materials=None):
     """A smooth-shaded mesh; `face_materials` (per face) index into `materials`."""
     mesh = bpy.data.meshes.new(name)
@@ -500,7 +548,7 @@ def _build_scene(bpy, people_world, faces, K, world_from_camera, width, height, 
     world.node_tree.nodes["Background"].inputs["Strength"].default_value = environment["world_strength"]
     scene.world = world
 
-    # Camera: the one conversion, from bridge.camera.
+    # Camera: the one conversion, from bridge.geometry.camera.
     cam_data = bpy.data.cameras.new("camera")
     for key, value in camera.blender_lens(K, width, height).items():
         setattr(cam_data, key, value)
@@ -526,6 +574,7 @@ def _build_scene(bpy, people_world, faces, K, world_from_camera, width, height, 
     wall.name = "wall"
     wall.rotation_euler = (math.pi / 2, 0.0, math.atan2(look[1], look[0]) - math.pi / 2)
     wall.data.materials.append(_wall(bpy, environment["wall_colour"], environment["wall_texture"]))
+    background = [floor, wall] + _clutter(bpy, environment, world_from_camera[:3, 3], look)
 
     # Sun from above-left-front and a large soft area light near the camera.
     sun = bpy.data.objects.new("sun", bpy.data.lights.new("sun", "SUN"))
@@ -552,7 +601,64 @@ def _build_scene(bpy, people_world, faces, K, world_from_camera, width, height, 
                  for part, roughness in (("cloth", 0.85), ("belt", 0.7), ("collar", 0.85))]
         bodies.append(_mesh_object(bpy, f"person_{index}", person["vertices"], faces,
                                    [skin, *cloth], person["regions"]))
-    return scene, bodies, [floor, wall]
+    return scene, bodies, background
+
+
+def _quad(bpy, name, centre, right, width, height, material):
+    """A vertical rectangle `width` x `height` m centred at `centre`, spanning `right` (a
+    horizontal unit vector) and the world's vertical."""
+    right = np.asarray(right, float)
+    up = np.array([0.0, 0.0, 1.0])
+    corners = [np.asarray(centre) + sx * 0.5 * width * right + sz * 0.5 * height * up
+               for sx, sz in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+    return _mesh_object(bpy, name, corners, [(0, 1, 2, 3)], [material])
+
+
+def _crowd(bpy, scale, seed):
+    """Spectators seen from afar: random-coloured cells (shirts, faces, hair) darkened in
+    places, a Voronoi texture whose per-cell colour is random."""
+    material = bpy.data.materials.new("crowd")
+    material.use_nodes = True
+    nodes, links = material.node_tree.nodes, material.node_tree.links
+    bsdf = nodes["Principled BSDF"]
+    bsdf.inputs["Roughness"].default_value = 0.9
+    coords = nodes.new("ShaderNodeTexCoord")
+    mapping = nodes.new("ShaderNodeMapping")
+    mapping.inputs["Location"].default_value = (seed % 97 * 1.7, seed % 89 * 2.3, 0.0)
+    mapping.inputs["Scale"].default_value = (scale, scale, scale * 0.7)
+    cells = nodes.new("ShaderNodeTexVoronoi")
+    shade = nodes.new("ShaderNodeTexNoise")
+    shade.inputs["Scale"].default_value = 3.0 * scale
+    mix = nodes.new("ShaderNodeMixRGB")
+    mix.blend_type = "MULTIPLY"
+    links.new(coords.outputs["Object"], mapping.inputs["Vector"])
+    links.new(mapping.outputs["Vector"], cells.inputs["Vector"])
+    links.new(mapping.outputs["Vector"], shade.inputs["Vector"])
+    links.new(cells.outputs["Color"], mix.inputs["Color1"])
+    links.new(shade.outputs["Color"], mix.inputs["Color2"])
+    mix.inputs["Fac"].default_value = 0.8
+    links.new(mix.outputs["Color"], bsdf.inputs["Base Color"])
+    return material
+
+
+def _clutter(bpy, environment, camera_at, look) -> list:
+    """The environment's crowd plane and banners (see ENVIRONMENT), placed along the camera's
+    horizontal view `look` from `camera_at`; returns the objects (background for the masks)."""
+    right = np.cross(look, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    ground = np.array([camera_at[0], camera_at[1], 0.0])
+    objects = []
+    crowd = environment.get("crowd")
+    if crowd:
+        centre = ground + crowd["distance"] * look + [0.0, 0.0, 0.5 * crowd["height"]]
+        objects.append(_quad(bpy, "crowd", centre, right, 30.0, crowd["height"],
+                             _crowd(bpy, crowd["scale"], int(crowd.get("seed", 0)))))
+    for index, banner in enumerate(environment.get("banners") or ()):
+        centre = ground + banner["distance"] * look + banner["lateral"] * right + \
+            [0.0, 0.0, banner["bottom"] + 0.5 * banner["height"]]
+        material = _principled(bpy, f"banner_{index}", tuple(_srgb_to_linear(banner["colour"])), 0.6)
+        objects.append(_quad(bpy, f"banner_{index}", centre, right, banner["width"], banner["height"], material))
+    return objects
 
 
 def look_rotation(origin, target):
@@ -571,10 +677,10 @@ def _render_to(bpy, scene, path: Path):
     return np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
 
 
-def _coverage_passes(bpy, scene, bodies, background, work: Path):
+def _coverage_passes(bpy, scene, bodies, background, work: Path, samples: int = 32):
     """Per-person whole silhouettes and visible coverage, from flat-emission Cycles renders with
     the same camera and pixel filter as the photo (coverage > 0.5 counts as inside)."""
-    scene.cycles.samples = 32
+    scene.cycles.samples = samples
     scene.cycles.use_denoising = False
     scene.cycles.max_bounces = 0
     scene.render.dither_intensity = 0.0
@@ -623,13 +729,16 @@ def _save_photo(png: Path, out: Path, focal_35mm: float):
 
 
 def render_scene(people, K, world_from_camera, width, height, out_dir, seed=0, samples=48,
-                 description="", notes=None, environment=None) -> dict:
+                 description="", notes=None, environment=None, mask_samples=32) -> dict:
     """Render `people` with Cycles and write photo, masks and ground truth into `out_dir`.
 
     people: dicts with `shape` (6,), `pose` (104, 3) and `transl` (3,) for AnnyBody.forward
     (camera coordinates) and `colour`, the body material's linear RGB base colour (the skin);
     optionally `gi`, a dict of linear RGB colours `cloth`, `belt` and `collar` (what shows in
-    the lapels' V) for a fighter in a judo gi (regions from gi_face_regions).
+    the lapels' V) for a fighter in a judo gi (regions from gi_face_regions), or with `clothes`
+    = {"sleeves", "legs"} the shirt, trousers and V colours of plain clothes (regions from
+    clothes_face_regions). `mask_samples`: Cycles samples of each mask pass (a big photo
+    needs fewer: the masks are thresholded at half coverage).
     `environment` overrides entries of ENVIRONMENT (lights, wall).
     K (3, 3) and world_from_camera (4, 4, OpenCV axes) define the camera; the world is
     Blender's with the floor at z = 0. `description` and `notes` (a JSON-able dict) go into
@@ -660,7 +769,9 @@ def render_scene(people, K, world_from_camera, width, height, out_dir, seed=0, s
                     for v, p in zip(vertices, people)]
     for person, world in zip(people, people_world):
         if "gi" in person:
-            world.update(gi=person["gi"], regions=gi_face_regions(body, person["shape"]))
+            regions = clothes_face_regions(body, person["shape"], **person["clothes"]) if "clothes" in person \
+                else gi_face_regions(body, person["shape"])
+            world.update(gi=person["gi"], regions=regions)
     environment = {**ENVIRONMENT, **(environment or {})}
     focal_35mm = camera.focal_35mm(K, width, height)
 
@@ -682,7 +793,7 @@ def render_scene(people, K, world_from_camera, width, height, out_dir, seed=0, s
         photo_seconds = time.perf_counter() - started
         view_transform = scene.view_settings.view_transform
         _save_photo(work / "photo.png", out_dir / "photo.jpg", focal_35mm)
-        whole, visible = _coverage_passes(bpy, scene, bodies, background, work)
+        whole, visible = _coverage_passes(bpy, scene, bodies, background, work, mask_samples)
     total_seconds = time.perf_counter() - started
 
     masks = whole > 0.5
@@ -720,7 +831,7 @@ def render_scene(people, K, world_from_camera, width, height, out_dir, seed=0, s
         "body_model": f"anny {body.version}",
         "shape_names": body.shape_names,
         "colours": [list(map(float, p["colour"])) for p in people],
-        "render": {"engine": "CYCLES", "device": "CPU", "samples": samples,
+        "render": {"engine": "CYCLES", "device": "CPU", "samples": samples, "mask_samples": mask_samples,
                    "denoiser": "OPENIMAGEDENOISE" if denoise else None,
                    "adaptive_sampling": False, "max_bounces": 4,
                    "pixel_filter": f"{scene.cycles.pixel_filter_type} {scene.cycles.filter_width} px",
