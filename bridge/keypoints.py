@@ -130,3 +130,5 @@ class PersonTarget:
     points: np.ndarray  # (25, 2)
     confidence: np.ndarray  # (25,)
     points3d: np.ndarray | None = None
+    # How much the fit trusts points3d's limb directions (FitSettings.direction_weight times this).
+    points3d_weight: float = 1.0

@@ -17,7 +17,7 @@ TIERS = {
     "__init__": 0, "errors": 0, "messages": 0, "result": 1, "progress": 1, "keypoints": 2, "metrics": 2,
     "geometry": 3, "imaging": 3, "body": 3,
     "detection": 4, "fitting": 5, "refinement": 6,
-    "jobs": 7, "info": 7, "cli": 8, "__main__": 9,
+    "jobs": 7, "info": 7, "serve": 8, "cli": 9, "__main__": 10,
 }
 
 

@@ -18,6 +18,7 @@ from ..imaging.photo import Photo, processing_scale
 from ..keypoints import CONFIDENT, MIN_CONFIDENT_KEYPOINTS, PersonTarget, same_person
 from ..progress import Reporter
 from ..result.format import ROLES
+from .blazepose import FILE_CUE_WEIGHT, world_landmarks
 from .candidates import (VIEWS, candidate_people, credible_person, enough_keypoints, isolate_pair, redetected,
                          scaled_target, working_strokes)
 from .hints import check_rect, load_strokes
@@ -79,7 +80,10 @@ def _from_file(path, photo: Photo, count: int, hints: dict[str, FighterHints]) -
             warnings.append(f"{path} holds {len(people)} people; the {count} largest and most central were kept.")
     for index in picked:
         check_near_photo(path, *people[index], photo.width, photo.height)
-    targets = [PersonTarget(*people[index]) for index in picked]
+    # The file gives no 3D: MediaPipe's landmark model on a crop around each person's keypoints
+    # gives its world landmarks, the depth cue the detector's people carry (issue 19).
+    targets = [PersonTarget(*people[index], world_landmarks(photo.rgb, *people[index]), FILE_CUE_WEIGHT)
+               for index in picked]
     return targets, roles or list(ROLES[:len(targets)]), warnings
 
 

@@ -8,7 +8,9 @@ to the whole body with the prior relaxed step by step; both facing directions ar
 the shoulders are too close in the image to tell which way the person faces. Several people
 are fitted in one batch (one forward pass for all), and two fighters then go through a joint
 stage where they may not pass through each other and hands that grip the other stay on the
-other's body (bridge.fitting.pair).
+other's body (bridge.fitting.pair) and both stand on one floor (bridge.fitting.floor). Before
+that, each limb's depth alternatives are refitted and ranked (bridge.fitting.hypotheses): the best
+becomes the fit, the ranked list goes to the result.
 """
 from __future__ import annotations
 
@@ -26,7 +28,10 @@ from ..errors import BridgeError
 from ..geometry.camera import project
 from ..keypoints import INDEX, LIMBS, PersonTarget
 from ..metrics import keypoint_error_px
-from .losses import limb_direction_loss, robust_reprojection
+from .floor import FloorTerm, estimate_floor
+from .hypotheses import (BACKWARD_KNEE_WEIGHT, HYPOTHESIS_WEIGHT, JOINT_LIMIT_WEIGHT, REFIT_STEPS, Hypothesis,
+                         backward_knees, candidate_choices, describe, flipped_skeleton, limb_direction_targets)
+from .losses import joint_limit_excess, joint_limit_loss, limb_direction_loss, robust_reprojection
 from .pair import CLOSEST_REFRESH_STEPS
 
 TORSO_POINTS = [INDEX[n] for n in ("neck", "right_shoulder", "left_shoulder", "mid_hip", "right_hip", "left_hip")]
@@ -59,6 +64,21 @@ class FitSettings:
     # The keypoints' weight in the joint stage: high, so the bodies come apart without leaving the
     # photo (docs/decisions.md, "Fit settings").
     pair_keypoint_weight: float = 30.0
+    # A fit from given parameters (the artist's pose after an edit, fit_people's `start`): one stage
+    # of this many steps at the last stage's prior and robust scale, no facing candidates, and
+    # this many joint steps for two (docs/decisions.md, "Warm bridge").
+    start_steps: int = 60
+    start_pair_steps: int = 30
+    # Depth hypotheses refitted and ranked per person after the separate fit (0: none;
+    # bridge.fitting.hypotheses).
+    hypotheses: int = 8
+    # Hips and shoulders past their published ranges of motion (losses.joint_limit_loss); 0: off.
+    # Off: at 1.0 every figure was identical (the fits never pass these ranges) for 1-2 s more
+    # per two fighters (docs/decisions.md, "Depth from one photo"); the ranking of hypotheses
+    # uses the same limits (hypotheses.JOINT_LIMIT_WEIGHT).
+    joint_limit_weight: float = 0.0
+    # Both fighters on one floor in the joint stage (bridge.fitting.floor); 0: off.
+    floor_weight: float = 1.0
 
 
 @dataclass
@@ -68,6 +88,8 @@ class FitResult:
     transl: torch.Tensor  # (3,)
     output: BodyOutput  # batch of one
     keypoint_error_px: float  # mean reprojection error over the confident keypoints
+    # Ranked alternatives, best first (the first is this fit before the joint stage of two).
+    hypotheses: list[Hypothesis] = dataclasses.field(default_factory=list)
 
 
 Progress = Callable[[str, int, int, float], None]
@@ -173,6 +195,8 @@ class _Targets:
             guide = torch.as_tensor(guide, dtype=dtype)
             guides.append(torch.nn.functional.normalize(guide[self.limb_b] - guide[self.limb_a], dim=-1))
             guide_weight.append(limb_weight)
+        # Per row, outside limb_direction_loss (which normalises its weights away).
+        self.cue_scale = torch.tensor([people[o].points3d_weight for o in owner], dtype=dtype)
         self.guide_dirs = torch.stack(guides)
         self.guide_weight = torch.stack(guide_weight)
         self.has_guide = bool((self.guide_weight > 0).any())
@@ -181,8 +205,8 @@ class _Targets:
         """Per-row robust reprojection loss plus the 3D limb-direction term."""
         total = robust_reprojection(pixels, self.points, point_weight, sigma)
         if self.has_guide:
-            total = total + direction_weight * limb_direction_loss(keypoints, self.limb_a, self.limb_b,
-                                                                   self.guide_dirs, self.guide_weight)
+            total = total + direction_weight * self.cue_scale * limb_direction_loss(
+                keypoints, self.limb_a, self.limb_b, self.guide_dirs, self.guide_weight)
         return total
 
 
@@ -201,6 +225,22 @@ def _initial_starts(body: BodyModel, people: list[PersonTarget], K: np.ndarray):
     return _Starts(body, torch.stack(roots), torch.stack(transl)), owner
 
 
+def _given_starts(body: BodyModel, start) -> _Starts:
+    """One start row per person from given parameters (objects with shape (S,), pose (J, 3) and
+    transl (3,): a FitResult or a FighterState). Hinges keep their angle about their own axis;
+    bones the fit does not move (neither root, free nor hinge) start, as always, at rest."""
+    shape = torch.stack([torch.as_tensor(s.shape, dtype=torch.float32) for s in start])
+    pose = torch.stack([torch.as_tensor(s.pose, dtype=torch.float32) for s in start])
+    transl = torch.stack([torch.as_tensor(s.transl, dtype=torch.float32) for s in start])
+    params = _Starts(body, pose[:, 0], transl)
+    with torch.no_grad():
+        params.free.copy_(pose[:, params.free_index])
+        params.hinge.copy_((pose[:, params.hinge_index] * params.hinge_axes).sum(-1))
+        params.shape_logit.copy_(body.unconstrained_shape(shape))
+    params.clamp_hinges()
+    return params
+
+
 def fit_people(
     body: BodyModel,
     people: list[PersonTarget],
@@ -210,19 +250,29 @@ def fit_people(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     pair=None,
+    start: list | None = None,
 ) -> list[FitResult]:
     """Fit each person's shape, pose and placement to its BODY_25 keypoints (pixels) in camera K,
     all in one batch. For two people, `pair` turns their separate fits into the joint stage's
-    terms (bridge.fitting.pair.pair_terms), and that stage then moves both together."""
+    terms (bridge.fitting.pair.pair_terms), and that stage then moves both together.
+
+    `start` (one per person: shape, pose, transl) fits from those parameters instead of from
+    scratch: one stage of settings.start_steps at the last stage's weights, and
+    settings.start_pair_steps joint steps; without it the fit is the staged one, unchanged."""
     # The fit's tensors are small: a second OpenMP thread gains little on an idle CPU and, when
     # anything else runs (Blender, a render), its spin-waiting made steps 20x slower (measured
     # 14 ms against 267 ms a step for two bodies on the 2-core machine).
     torch.set_num_threads(FIT_THREADS)
-    starts, owner = _initial_starts(body, people, K)
+    if start is not None:
+        if len(start) != len(people):
+            raise ValueError(f"{len(start)} starts for {len(people)} people")
+        starts, owner = _given_starts(body, start), list(range(len(people)))
+    else:
+        starts, owner = _initial_starts(body, people, K)
     targets = _Targets(people, owner)
     K_t = torch.as_tensor(K, dtype=torch.float32)
 
-    def row_losses(params, tgt, point_weight, prior_weight, robust_scale, mesh=False):
+    def row_losses(params, tgt, point_weight, prior_weight, robust_scale, mesh=False, row_extra=None):
         """Per-row loss; the posed mesh too (else None) where mesh is asked for: only the joint
         stage and the results need it, and the keypoint stages run 2-3x faster without."""
         sigma = robust_scale * image_size
@@ -235,6 +285,10 @@ def fit_people(
         per_row = per_row + prior_weight * ((params.free**2).sum((-1, -2)) if learned is None else learned(pose))
         per_row = per_row + settings.shape_prior * body.shape_prior(shape)
         per_row = per_row + torch.relu(0.5 - params.transl[:, 2]) ** 2 * 1e3  # stay in front of the camera
+        if settings.joint_limit_weight > 0:
+            per_row = per_row + settings.joint_limit_weight * joint_limit_loss(keypoints)
+        if row_extra is not None:
+            per_row = per_row + row_extra(keypoints)
         return per_row, out, pixels
 
     free_params = ["root", "transl"]
@@ -243,19 +297,25 @@ def fit_people(
     stages += [(steps, None, False, prior, scale)
                for steps, prior, scale in zip(settings.body_steps, settings.pose_prior, settings.robust_scale)]
     pair_steps = settings.pair_steps if pair is not None and len(people) == 2 else 0
-    total = sum(s[0] for s in stages) + pair_steps
+    if start is not None:  # already in place and facing: the last stage's weights only
+        stages = [(settings.start_steps, None, False, settings.pose_prior[-1], settings.robust_scale[-1])]
+        pair_steps = settings.start_pair_steps if pair is not None and len(people) == 2 else 0
+    # Depth hypotheses only from scratch: a start from the artist's edits keeps the depths they set.
+    hypothesis_steps = sum(REFIT_STEPS) if settings.hypotheses > 1 and start is None else 0
+    total = sum(s[0] for s in stages) + pair_steps + hypothesis_steps
     done = 0
 
     def run(params, tgt, steps, only, point_weight, prior_weight, robust_scale, extra=None, lr=settings.learning_rate,
-            data_weight=1.0):
+            data_weight=1.0, row_extra=None, extra_params=()):
         nonlocal done
         names = only or ["root", "transl", "free", "hinge", "shape_logit"]
-        optimizer = torch.optim.Adam([getattr(params, n) for n in names], lr=lr)
+        optimizer = torch.optim.Adam([getattr(params, n) for n in names] + list(extra_params), lr=lr)
         # Adam's steps jitter limbs by pixels at a fixed rate; anneal to settle each stage.
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=lr * 0.02)
         for _ in range(steps):
             optimizer.zero_grad()
-            per_row, out, _ = row_losses(params, tgt, point_weight, prior_weight, robust_scale, mesh=extra is not None)
+            per_row, out, _ = row_losses(params, tgt, point_weight, prior_weight, robust_scale, mesh=extra is not None,
+                                         row_extra=row_extra)
             loss = data_weight * per_row.sum()
             if extra is not None:
                 loss = loss + extra(out)
@@ -271,7 +331,7 @@ def fit_people(
 
     final = (settings.pose_prior[-1], settings.robust_scale[-1])
     for stage, (steps, only, torso_only, prior_weight, robust_scale) in enumerate(stages):
-        if stage == PRUNE_AFTER_STAGES:  # each person's best start goes on alone
+        if stage == PRUNE_AFTER_STAGES and start is None:  # each person's best start goes on alone
             with torch.no_grad():
                 per_row, _, _ = row_losses(starts, targets, targets.weight, *final)
             best = [min((r for r, o in enumerate(owner) if o == p), key=lambda r: float(per_row[r]))
@@ -281,6 +341,10 @@ def fit_people(
         run(starts, targets, steps, only, targets.torso_weight if torso_only else targets.weight, prior_weight,
             robust_scale)
     chosen, chosen_targets = starts, targets
+    ranked = [[] for _ in people]
+    if hypothesis_steps:
+        chosen, ranked = _hypotheses(body, people, chosen, settings, row_losses, run, final)
+        chosen_targets = _Targets(people, list(range(len(people))))
 
     def results():
         with torch.no_grad():
@@ -294,6 +358,7 @@ def fit_people(
                 output=BodyOutput(out.vertices[index:index + 1], out.keypoints[index:index + 1],
                                   out.bone_poses[index:index + 1]),
                 keypoint_error_px=keypoint_error_px(pixels[index].numpy(), chosen_targets.points[index].numpy(), confident),
+                hypotheses=ranked[index],
             ))
         return fits
 
@@ -309,11 +374,53 @@ def fit_people(
             centre = separate[1].output.vertices[0].mean(0)
             chosen.transl[1] += (terms.depth_ratio - 1.0) * centre
         joint = lambda out: terms.loss(out, settings)  # noqa: E731
+        floor_params = []
+        if settings.floor_weight > 0:
+            floor = FloorTerm(estimate_floor(np.stack([f.output.keypoints[0].numpy() for f in separate])))
+            floor_params = floor.parameters()
+            joint = lambda out: (terms.loss(out, settings)  # noqa: E731
+                                 + settings.floor_weight * floor.loss(out.keypoints))
         placement_steps = pair_steps // 2
         for names, steps in ((["transl", "shape_logit"], placement_steps), (None, pair_steps - placement_steps)):
             run(chosen, chosen_targets, steps, names, chosen_targets.weight, *final, extra=joint,
-                lr=settings.pair_learning_rate, data_weight=settings.pair_keypoint_weight)
+                lr=settings.pair_learning_rate, data_weight=settings.pair_keypoint_weight, extra_params=floor_params)
     return results()
+
+
+def _hypotheses(body, people, chosen: _Starts, settings: FitSettings, row_losses, run, final):
+    """Each person's depth hypotheses (bridge.fitting.hypotheses) refitted in one batch from
+    the fit and ranked; returns the starts of each person's best and the ranked lists."""
+    with torch.no_grad():
+        shape, pose = chosen.assemble()
+        fitted = body.posed_keypoints(shape, pose, chosen.transl).numpy()
+    rows, owner, skeletons, labels = [], [], [], []
+    for index, person in enumerate(people):
+        for choice in candidate_choices(fitted[index], person.points3d, person.confidence, settings.hypotheses,
+                                        person.points3d_weight):
+            rows.append(index)
+            owner.append(index)
+            skeletons.append(flipped_skeleton(fitted[index], choice))
+            labels.append(describe(choice))
+    starts, targets = chosen.take(rows), _Targets(people, owner)
+    wanted = limb_direction_targets(np.stack(skeletons))
+    limb_weight = torch.minimum(targets.weight[:, targets.limb_a], targets.weight[:, targets.limb_b])
+    pull = lambda keypoints: HYPOTHESIS_WEIGHT * limb_direction_loss(  # noqa: E731
+        keypoints, targets.limb_a, targets.limb_b, wanted, limb_weight)
+    run(starts, targets, REFIT_STEPS[0], None, targets.weight, *final, lr=settings.learning_rate / 2, row_extra=pull)
+    run(starts, targets, REFIT_STEPS[1], None, targets.weight, *final, lr=settings.learning_rate / 4)
+    with torch.no_grad():
+        per_row, _, _ = row_losses(starts, targets, targets.weight, *final)
+        shape, pose = starts.assemble()
+        keypoints = body.posed_keypoints(shape, pose, starts.transl)
+        limits = sum(joint_limit_excess(keypoints).values()).numpy()
+    scores = per_row.numpy() + BACKWARD_KNEE_WEIGHT * backward_knees(keypoints.numpy()) + JOINT_LIMIT_WEIGHT * limits
+    ranked, best = [], []
+    for index in range(len(people)):
+        mine = sorted((r for r, o in enumerate(owner) if o == index), key=lambda r: scores[r])
+        best.append(mine[0])
+        ranked.append([Hypothesis(pose[r].detach().clone(), starts.transl[r].detach().clone(), float(scores[r]),
+                                  labels[r]) for r in mine])
+    return starts.take(best), ranked
 
 
 def fit_fighter(body: BodyModel, points: np.ndarray, conf: np.ndarray, K: np.ndarray, image_size: int,

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
 
 from ..geometry.camera import project
 from ..geometry.penetration import vertex_normals
@@ -53,6 +52,8 @@ def closest_surface(vertices_a: torch.Tensor, vertices_b: torch.Tensor, faces: t
         if len(candidates) == 0:
             empty = torch.zeros(0, dtype=torch.long)
             return Closest(empty, empty, torch.zeros(0, 3))
+        from scipy.spatial import cKDTree  # scipy.spatial only where used
+
         distance, nearest = cKDTree(b_np).query(a_np[candidates], distance_upper_bound=NEAR_SURFACE_M)
         close = np.isfinite(distance)
         return Closest(torch.as_tensor(candidates[close]), torch.as_tensor(nearest[close]),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
 
 from .pair import penetration_loss
 
@@ -30,6 +29,8 @@ def place_in_contact(vertices_a: np.ndarray, vertices_b: np.ndarray, faces: np.n
     side = 1.0 if centre_b[0] >= centre_a[0] else -1.0
     base = np.array([centre_a[0] - centre_b[0], 0.0, centre_a[2] - centre_b[2]])  # same spot, same depth
     near, far = 0.0, 3.0  # metres sideways: overlapping at 0, apart at 3
+    from scipy.spatial import cKDTree  # scipy.spatial only where used
+
     tree_a = cKDTree(vertices_a)
     for _ in range(30):
         middle = 0.5 * (near + far)

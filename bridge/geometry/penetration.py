@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
 
 CHUNK = 96  # query points per batch: CHUNK x faces x 3 floats per tensor
 
@@ -54,6 +53,8 @@ def inside_mask(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, nea
     inside = np.zeros(len(points), bool)
     if len(boxed) == 0:
         return inside
+    from scipy.spatial import cKDTree  # scipy.spatial only where used
+
     distance, nearest = cKDTree(vertices).query(points[boxed])
     facing = ((points[boxed] - vertices[nearest]) * vertex_normals(vertices, faces)[nearest]).sum(1)
     doubtful = boxed[(facing <= 0) | (distance < near)]
@@ -68,6 +69,8 @@ def _distance_to_surface(points: np.ndarray, vertices: np.ndarray, faces: np.nda
 
     if len(points) == 0:
         return np.zeros(0)
+    from scipy.spatial import cKDTree  # scipy.spatial only where used
+
     _, nearest = cKDTree(vertices).query(points, k=neighbours)
     vertex_faces = trimesh.Trimesh(vertices, faces, process=False).vertex_faces  # (V, max), -1 padded
     best = np.full(len(points), np.inf)

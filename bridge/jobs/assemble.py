@@ -10,12 +10,17 @@ from ..fitting.pair import overlap_front
 from ..geometry.camera import project
 from ..geometry.raster import silhouette_mask
 from ..imaging.overlay import draw_overlay
+from ..result.format import (HYPOTHESIS_BONE_POSES, HYPOTHESIS_LABEL, HYPOTHESIS_POSE, HYPOTHESIS_SCORE,
+                             HYPOTHESIS_TRANSL)
 
 
 def fighter_arrays(body: BodyModel, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor,
-                   points: np.ndarray, confidence: np.ndarray, vertices: torch.Tensor | None = None) -> dict:
+                   points: np.ndarray, confidence: np.ndarray, vertices: torch.Tensor | None = None,
+                   hypotheses: list | None = None) -> dict:
     """One fighter by the data contract (docs/result_format.md). `vertices` replaces the posed mesh when a
-    raw-vertex refinement moved it off what the parameters give."""
+    raw-vertex refinement moved it off what the parameters give. `hypotheses` (ranked, best first:
+    bridge.fitting.hypotheses.Hypothesis) become the hypothesis_* arrays; the first is the one
+    given by pose and transl (the fit after any joint stage), so it is written as those."""
     shape, pose, transl = (torch.as_tensor(t, dtype=torch.float32) for t in (shape, pose, transl))
     with torch.no_grad():
         out = body.forward(shape[None], pose[None], transl[None])
@@ -23,6 +28,19 @@ def fighter_arrays(body: BodyModel, shape: torch.Tensor, pose: torch.Tensor, tra
     posed = out.bone_poses[0].numpy()
     mesh = out.vertices[0] if vertices is None else torch.as_tensor(vertices, dtype=torch.float32)
     keypoints = out.keypoints[0] if vertices is None else body.keypoints_of(mesh[None])[0]
+    extra = {}
+    if hypotheses:
+        poses = torch.stack([pose] + [torch.as_tensor(h.pose, dtype=torch.float32) for h in hypotheses[1:]])
+        transls = torch.stack([transl] + [torch.as_tensor(h.transl, dtype=torch.float32) for h in hypotheses[1:]])
+        with torch.no_grad():
+            bone_poses = body.forward(shape[None].expand(len(poses), -1), poses, transls).bone_poses
+        extra = {
+            HYPOTHESIS_BONE_POSES: bone_poses.numpy().astype(np.float32),
+            HYPOTHESIS_POSE: poses.numpy().astype(np.float32),
+            HYPOTHESIS_TRANSL: transls.numpy().astype(np.float32),
+            HYPOTHESIS_SCORE: np.array([h.score for h in hypotheses], np.float32),
+            HYPOTHESIS_LABEL: np.array([h.label for h in hypotheses]),
+        }
     return {
         "vertices": mesh.numpy().astype(np.float32),
         "faces": body.faces.numpy().astype(np.int32),
@@ -40,7 +58,21 @@ def fighter_arrays(body: BodyModel, shape: torch.Tensor, pose: torch.Tensor, tra
         "bone_transforms": (posed @ np.linalg.inv(skeleton["rest_poses"])).astype(np.float32),
         "skin_weights": skeleton["skin_weights"],
         **body.native_parameters(shape, pose, transl),  # the model's own parameters, for its own tools
+        **extra,
     }
+
+
+def kept_hypotheses(before: dict, after: dict) -> dict:
+    """`after` (a fighter's arrays rebuilt from a new state) with `before`'s ranked hypotheses,
+    the first replaced by the new state: refinement moves the chosen body, not the others."""
+    if HYPOTHESIS_POSE not in before or HYPOTHESIS_POSE in after:
+        return after
+    kept = {key: np.array(before[key]) for key in (HYPOTHESIS_BONE_POSES, HYPOTHESIS_POSE, HYPOTHESIS_TRANSL,
+                                                  HYPOTHESIS_SCORE, HYPOTHESIS_LABEL) if key in before}
+    kept[HYPOTHESIS_BONE_POSES][0] = after["bone_poses"]
+    kept[HYPOTHESIS_POSE][0] = after["pose"]
+    kept[HYPOTHESIS_TRANSL][0] = after["transl"]
+    return {**after, **kept}
 
 
 def front_role(arrays: dict[str, dict], masks: dict[str, np.ndarray | None], K: np.ndarray, rgb: np.ndarray) -> str:

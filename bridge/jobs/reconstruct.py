@@ -9,25 +9,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .. import __version__
-from ..body import load_body_model
 from ..detection.fighters import Fighter, FighterHints, find_fighters
-from ..fitting.fit import FitSettings, fit_people
-from ..fitting.pair import pair_terms
-from ..fitting.placement import place_in_contact
 from ..geometry.camera import DEFAULT_FOCAL_35MM, LEVEL_WORLD_FROM_CAMERA, intrinsics
-from ..geometry.penetration import interpenetration_m
 from ..imaging.photo import load_photo
 from ..progress import Reporter
-from ..refinement.refine import RefineSettings
+from ..refinement.settings import RefineSettings
 from ..result.format import FOCAL_35MM_RANGE
 from ..result.store import SceneResult, check_out_folder
 from .arguments import check_reconstruct_arguments
-from .assemble import fighter_arrays
-from .refine_job import refine_result, stats_json
-from .result_folder import write_scene
+
+# torch, roma (which imports torch._dynamo) and the body model take seconds to import on a cold
+# start: they are imported inside the functions, after the job's first progress event, so the
+# artist sees the job start at once (docs/decisions.md, "Warm bridge").
+
+
+def _default_fit_settings():
+    from ..fitting.fit import FitSettings
+
+    return FitSettings()
 
 
 @dataclass
@@ -42,9 +43,13 @@ class ReconstructOptions:
     hints: dict[str, FighterHints] = field(default_factory=dict)  # the artist's rectangles and strokes
     uke_photo: str | Path | None = None  # a second photo, of uke alone
     grips: bool = True
-    settings: FitSettings = field(default_factory=FitSettings)
+    settings: "FitSettings | None" = None  # bridge.fitting.fit's; None: its defaults
     refine_iterations: int = 0
     device: str = "auto"
+    # Fit from the artist's edits (the warm bridge's `start`): role -> parameters (shape, pose,
+    # transl) to fit from, and the roles to fit; the other fighters keep their start as it is.
+    start: dict | None = None
+    refit: list[str] | None = None
 
 
 @dataclass
@@ -89,6 +94,8 @@ def still_overlapping(fits, faces) -> list[str]:
     """A warning where the joint stage left the two bodies passing into each other. Why: it
     separates bodies that touch, not two fits of one blended detection (a copy of seoi-nage at
     twice the size came out 4.6 cm deep), and the artist should hear of it before posing."""
+    from ..geometry.penetration import interpenetration_m
+
     vertices = [fit.output.vertices[0].numpy().astype(float) for fit in fits]
     depth = interpenetration_m(vertices[0], vertices[1], faces)
     if depth <= OVERLAP_WARNING_M:
@@ -106,27 +113,34 @@ def reconstruct(photo_path, out_dir, people: int = 1, reporter: Reporter | None 
     With `uke_photo`, tori comes from the first photo and uke from the second, each fitted in
     its own camera, and uke is placed beside tori in the first photo's camera, touching. The
     body is loaded before detection, so wrong model files are reported at once."""
-    opts = ReconstructOptions(people=people, **options)
     reporter = reporter or Reporter()
+    opts = ReconstructOptions(people=people, **options)
     check_reconstruct_arguments(opts.people, opts.focal_35mm, opts.hints, opts.refine_iterations, opts.device)
     inputs = [photo_path, opts.uke_photo, opts.keypoints_file, *(h.strokes for h in opts.hints.values())]
     check_out_folder(out_dir, inputs)  # before any work: nothing of the user's may be replaced
+    reporter.progress("load", 0, 1)  # before the fitting stack is imported: the job shows at once
     seconds: dict[str, float] = {}
     warnings: list[str] = []
     with _timed(seconds, "load"):
-        reporter.progress("load", 0, 1)
         photo = load_photo(photo_path)
         second = load_photo(opts.uke_photo) if opts.uke_photo is not None else None
         reporter.progress("load", 1, 1)
     with _timed(seconds, "model"):
+        from ..body import load_body_model
+
         body = load_body_model(opts.body_name, **opts.body_options)
+    if opts.settings is None:
+        opts.settings = _default_fit_settings()
     K, focal = _camera(photo, opts.focal_35mm, warnings)
     fit_in = _fit_two_photos if second is not None else _fit_one_photo
     fighters, fits, shifts, extra = fit_in(photo, second, body, K, opts, seconds, warnings, reporter, should_stop)
 
+    from .assemble import fighter_arrays
+    from .result_folder import write_scene
+
     with _timed(seconds, "write"):
         arrays = {f.role: fighter_arrays(body, fit.shape, fit.pose, fit.transl + shift, f.target.points,
-                                         f.target.confidence)
+                                         f.target.confidence, hypotheses=_shifted(fit.hypotheses, shift))
                   for f, fit, shift in zip(fighters, fits, shifts)}
         roles = [f.role for f in fighters]
         masks = {f.role: f.mask for f in fighters}
@@ -144,6 +158,8 @@ def reconstruct(photo_path, out_dir, people: int = 1, reporter: Reporter | None 
         result = SceneResult(Path(out_dir), scene, arrays, masks, {})
     states, record = {}, {}
     if opts.refine_iterations:
+        from .refine_job import refine_result, stats_json  # the refinement stack (Mitsuba) only when asked for
+
         with _timed(seconds, "refine"):
             refine_settings = dataclasses.replace(RefineSettings(), iterations=opts.refine_iterations)
             states, stats, more = refine_result(result, photo, K, body, settings=refine_settings, device=opts.device,
@@ -158,8 +174,18 @@ def reconstruct(photo_path, out_dir, people: int = 1, reporter: Reporter | None 
     return ReconstructReport(paths, seconds, error, peak, warnings, roles, written["front"])
 
 
+def _shifted(hypotheses, shift):
+    """The ranked hypotheses moved with their fighter (uke placed beside tori from a second photo)."""
+    return [dataclasses.replace(h, transl=h.transl + shift) for h in hypotheses]
+
+
 def _fit_one_photo(photo, _second, body, K, opts: ReconstructOptions, seconds, warnings, reporter, should_stop):
     """One or two fighters found and fitted in one photo's camera (two: then together)."""
+    import torch
+
+    from ..fitting.fit import fit_people
+    from ..fitting.pair import pair_terms
+
     with _timed(seconds, "detect"):
         fighters, found_warnings = find_fighters(photo, opts.people, opts.keypoints_file, opts.hints, reporter)
         warnings += found_warnings
@@ -171,8 +197,11 @@ def _fit_one_photo(photo, _second, body, K, opts: ReconstructOptions, seconds, w
             return pair_terms(standing, targets, faces, K, photo.width, photo.height, opts.grips,
                               [f.mask for f in fighters], photo.rgb)
 
-        fits = fit_people(body, targets, K, max(photo.width, photo.height), opts.settings, reporter.progress,
-                          should_stop, pair=pair)
+        if opts.start:
+            fits = _refit(body, fighters, K, max(photo.width, photo.height), opts, reporter, should_stop, pair)
+        else:
+            fits = fit_people(body, targets, K, max(photo.width, photo.height), opts.settings, reporter.progress,
+                              should_stop, pair=pair)
         if len(fits) == 2:
             warnings += still_overlapping(fits, faces)
     return fighters, fits, [torch.zeros(3)] * len(fits), {}
@@ -182,6 +211,11 @@ def _fit_two_photos(photo, second, body, K, opts: ReconstructOptions, seconds, w
     """Tori from the first photo and uke from the second, each in its own camera; uke is then
     placed beside tori in the first photo's camera, touching. Masks are not kept: uke's is in
     another photo's pixels."""
+    import torch
+
+    from ..fitting.fit import fit_people
+    from ..fitting.placement import place_in_contact
+
     with _timed(seconds, "detect"):
         tori, found_warnings = find_fighters(photo, 1, opts.keypoints_file, None, reporter)
         uke, uke_warnings = find_fighters(second, 1, None, None, reporter)
@@ -198,3 +232,41 @@ def _fit_two_photos(photo, second, body, K, opts: ReconstructOptions, seconds, w
                                                  fits[1].output.vertices[0].numpy(), faces), dtype=torch.float32)
     photos = {"photos": {"tori": str(Path(photo.path).resolve()), "uke": str(Path(second.path).resolve())}}
     return fighters, fits, [torch.zeros(3), shift], photos
+
+
+def _refit(body, fighters, K, image_size, opts: ReconstructOptions, reporter, should_stop, pair):
+    """The fits of a Fit after the artist's edits: the fighters in `opts.refit` fitted from their
+    start (the joint stage only when both are), the others kept where they start. A fighter
+    without a start is fitted from scratch with the others that change."""
+    import torch
+
+    from ..fitting.fit import FitResult, fit_people
+    from ..geometry.camera import project
+    from ..metrics import keypoint_error_px
+
+    refit = set(opts.refit if opts.refit is not None else [f.role for f in fighters])
+    refit |= {f.role for f in fighters if f.role not in opts.start}
+    changed = [i for i, f in enumerate(fighters) if f.role in refit]
+    fits = [None] * len(fighters)
+    if changed:
+        starts = [opts.start.get(fighters[i].role) for i in changed]
+        together = pair if len(changed) == 2 else None
+        fitted = fit_people(body, [fighters[i].target for i in changed], K, image_size, opts.settings,
+                            reporter.progress, should_stop, pair=together,
+                            start=None if any(s is None for s in starts) else starts)
+        for i, fit in zip(changed, fitted):
+            fits[i] = fit
+    K_t = torch.as_tensor(K, dtype=torch.float32)
+    for i, fighter in enumerate(fighters):
+        if fits[i] is not None:
+            continue
+        state = opts.start[fighter.role]
+        shape, pose, transl = (torch.as_tensor(v, dtype=torch.float32) for v in (state.shape, state.pose,
+                                                                                  state.transl))
+        with torch.no_grad():
+            out = body.forward(shape[None], pose[None], transl[None])
+        pixels = project(K_t, out.keypoints)[0].numpy()
+        error = keypoint_error_px(pixels, fighter.target.points, fighter.target.confidence > 0)
+        fits[i] = FitResult(shape, pose, transl, out, error)
+    reporter.progress("fit", 1, 1)
+    return fits

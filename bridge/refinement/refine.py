@@ -27,31 +27,13 @@ from ..fitting.losses import keypoint_loss
 from ..fitting.state import FighterState, PoseChanges
 from ..geometry.camera import project
 from ..keypoints import CONFIDENT
-from ..messages import REFINE_ITERATIONS
 from ..metrics import image_error_percent, keypoint_error_px, silhouette_error
 from ..result.store import write_image
+from .settings import RefineSettings  # noqa: F401 (owned there: torch-free, for the CLI's defaults)
 from .render import MeshRenderer, View
 
 Progress = Callable[..., None]
 MEASURE_SAMPLES = 16  # per pixel, for the errors reported before and after (2 while optimising)
-
-
-@dataclass
-class RefineSettings:
-    iterations: int = REFINE_ITERATIONS
-    resolution: int = 256  # rendered pixels along the longer side of the view
-    learning_rate: float = 0.02
-    silhouette_weight: float = 1.0
-    rgb_weight: float = 0.0
-    keypoint_weight: float = 1.0
-    prior_weight: float = 0.3
-    # The keypoint term's robust scale, as a fraction of the view's longer side.
-    keypoint_sigma: float = 0.05
-    orientation: bool = True  # the body's global orientation and placement may move
-    shape: bool = False
-    raw_vertices: bool = False  # the paper's first experiment: move vertices, not the pose
-    normal_weight: float = 0.5  # normal consistency, raw-vertex mode only
-    preview_every: int = 10
 
 
 @dataclass

@@ -1,0 +1,149 @@
+"""MediaPipe's BlazePose landmark model run directly (ai-edge-litert) on a crop around keypoints
+the caller already has, for its metric 3D (world landmarks) only: the depth cue a keypoint file
+or the artist's dragged keypoints lack (issue 19). The 2D stays the caller's.
+
+The .tflite file is the one shipped in the mediapipe wheel (its modules/pose_landmark folder,
+found without importing mediapipe). The ROI follows mediapipe's graphs
+(AlignmentPointsRectsCalculator + RectTransformation square_long, scale 1.25): centre the
+mid-hip, "up" the mid-hip -> mid-shoulder direction, side from the farthest keypoint; the crop is
+a 256 x 256 rotated square, [0, 1] RGB. World landmarks come back hip-centred in metres with x/y
+turned with the crop; they are turned back to the camera's axes and mapped to BODY_25.
+Coordinates are continuous pixels: pixel i spans [i, i + 1).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..keypoints import mapping_matrix
+
+LM_SIZE = 256
+LM_COUNT = 39  # 33 landmarks + 6 auxiliary
+ROI_SCALE = 1.25
+ROI_TARGET_ANGLE = math.pi / 2  # mediapipe: rotation_vector_target_angle_degrees 90
+POSE_PRESENCE_MIN = 0.5
+CONFIDENT = 0.3
+LANDMARK_MODEL = "pose_landmark_full.tflite"
+# The cue's weight in the fit (PersonTarget.points3d_weight) for keypoints from a file: MediaPipe's
+# 3D alone is poor on judo poses, and with exact 2D a lighter pull measured best (true keypoints
+# of the committed scenes, PA-MPJPE per person: 1.0 -> 101.9 mm, 0.3 -> 95.8 mm, 0 -> 101.1 mm;
+# docs/decisions.md, "Depth from one photo").
+FILE_CUE_WEIGHT = 0.3
+
+
+@dataclass
+class Roi:
+    """A rotated square: centre (x, y), side (pixels), angle (radians; the crop's x axis is
+    (cos a, sin a) in the image, mediapipe's NormalizedRect.rotation)."""
+
+    center: np.ndarray
+    size: float
+    angle: float
+
+    def crop_to_image(self, out_size: int) -> np.ndarray:
+        """2x3 affine from continuous crop coordinates (0..out_size) to image coordinates."""
+        c, s = math.cos(self.angle), math.sin(self.angle)
+        lin = np.array([[c, -s], [s, c]]) * (self.size / out_size)
+        t = np.asarray(self.center, float) - lin @ np.array([out_size / 2, out_size / 2])
+        return np.hstack([lin, t[:, None]])
+
+
+def _normalize_angle(a: float) -> float:
+    return a - 2 * math.pi * math.floor((a + math.pi) / (2 * math.pi))
+
+
+def _invert_affine(m: np.ndarray) -> np.ndarray:
+    inv = np.linalg.inv(m[:, :2])
+    return np.hstack([inv, (-inv @ m[:, 2])[:, None]])
+
+
+def _to_index(m: np.ndarray) -> np.ndarray:
+    """A continuous-coordinate affine as one on pixel indices (centres at +0.5), for OpenCV."""
+    lin = m[:, :2]
+    t = lin @ np.array([0.5, 0.5]) + m[:, 2] - 0.5
+    return np.hstack([lin, t[:, None]]).astype(np.float64)
+
+
+def roi_from_keypoints(points: np.ndarray, confidence: np.ndarray, scale: float = ROI_SCALE) -> Roi:
+    """The landmark model's ROI around BODY_25 keypoints: centre the mid-hip, up towards the
+    mid-shoulder, radius the farthest confident keypoint from the centre (at least 1.6 x the
+    hip-shoulder distance), as mediapipe builds it from its detector's alignment points."""
+    points, ok = np.asarray(points, float), np.asarray(confidence, float) >= CONFIDENT
+    hips, shoulders = [9, 12], [2, 5]
+    hip, sho = points[hips][ok[hips]], points[shoulders][ok[shoulders]]
+    pts = points[ok] if ok.sum() >= 2 else points
+    center = hip.mean(axis=0) if len(hip) else pts.mean(axis=0)
+    up = sho.mean(axis=0) - center if len(sho) else np.array([0.0, -1.0])
+    length = float(np.linalg.norm(up))
+    up_dir = up / length if length > 1e-6 else np.array([0.0, -1.0])
+    radius = max(float(np.max(np.linalg.norm(pts - center, axis=1))), 1.6 * length, 8.0)
+    angle = _normalize_angle(ROI_TARGET_ANGLE - math.atan2(-up_dir[1], up_dir[0]))
+    return Roi(center, 2.0 * radius * scale, angle)
+
+
+def _model_path() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("mediapipe is not installed")
+    modules = Path(list(spec.submodule_search_locations)[0]) / "modules"
+    for path in (modules / "pose_landmark" / LANDMARK_MODEL, modules / LANDMARK_MODEL):
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"{LANDMARK_MODEL} not found in {modules}")
+
+
+@functools.lru_cache(maxsize=1)
+def _landmarker():
+    """The landmark model's interpreter and its input / world / flag output indices."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(_model_path()), num_threads=1)
+    interpreter.allocate_tensors()
+    outputs = {}
+    for detail in interpreter.get_output_details():
+        size = int(np.prod(detail["shape"]))
+        if size == LM_COUNT * 3:
+            outputs["world"] = detail["index"]
+        elif size == 1:
+            outputs["flag"] = detail["index"]
+    return interpreter, interpreter.get_input_details()[0]["index"], outputs
+
+
+def world_landmarks(rgb: np.ndarray, points: np.ndarray, confidence: np.ndarray) -> np.ndarray | None:
+    """BODY_25 points3d (metres, hip-centred, camera-aligned axes, as the detector's) from the
+    landmark model on the crop around the given keypoints, or None when the model sees no pose
+    there (or cannot run)."""
+    import cv2
+
+    try:
+        interpreter, input_index, outputs = _landmarker()
+    except (ImportError, FileNotFoundError, ValueError, RuntimeError):
+        return None
+    roi = roi_from_keypoints(points, confidence)
+    crop_to_image = roi.crop_to_image(LM_SIZE)
+    image = np.ascontiguousarray(rgb[..., :3])
+    shrink = LM_SIZE / max(roi.size, 1e-6)
+    while shrink <= 0.5 and min(image.shape[:2]) > 64:  # sample far-down crops without aliasing
+        image = cv2.pyrDown(image)
+        shrink *= 2.0
+    factor = image.shape[1] / rgb.shape[1]
+    level_from_crop = crop_to_image * factor
+    crop = cv2.warpAffine(image, _to_index(_invert_affine(level_from_crop)), (LM_SIZE, LM_SIZE),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    interpreter.set_tensor(input_index, (crop.astype(np.float32) / 255.0)[None])
+    interpreter.invoke()
+    flag = float(interpreter.get_tensor(outputs["flag"]).ravel()[0])
+    if flag < POSE_PRESENCE_MIN:
+        return None
+    world = interpreter.get_tensor(outputs["world"]).reshape(LM_COUNT, 3)[:33].astype(np.float64)
+    c, s = math.cos(roi.angle), math.sin(roi.angle)
+    world[:, :2] = world[:, :2] @ np.array([[c, -s], [s, c]]).T  # the crop's axes back to the image's
+    return mapping_matrix("blazepose33") @ world
