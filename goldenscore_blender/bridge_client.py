@@ -60,6 +60,22 @@ def bridge_environment() -> dict[str, str]:
     return env
 
 
+def stop_process(process: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:
+    """Terminate a process the way Ctrl+C would (the bridge then writes nothing), and kill it if it
+    has not stopped within `grace` seconds. Returns at once."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+
+    def kill_if_stuck():
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+    threading.Thread(target=kill_if_stuck, daemon=True).start()
+
+
 class Job:
     """Commands run in sequence (each must succeed for the next to start), logged to a file
     (in `log_folder`, the extension's user folder from the add-on) and read without blocking."""
@@ -177,18 +193,8 @@ class Job:
         self.cancelled = True
         self._log.write("# cancelled\n")
         self._finish(None)
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-
-        def kill_if_stuck():
-            try:
-                process.wait(STOP_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-        threading.Thread(target=kill_if_stuck, daemon=True).start()
+        if self._process is not None:
+            stop_process(self._process)
 
     def failure(self) -> str | None:
         """None when the job succeeded, else one short line for the artist."""
@@ -256,18 +262,7 @@ class Worker:
 
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """Terminate (the running job writes nothing), kill if it does not stop within `grace`."""
-        process = self.process
-        if process.poll() is not None:
-            return
-        process.terminate()
-
-        def kill_if_stuck():
-            try:
-                process.wait(grace)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-        threading.Thread(target=kill_if_stuck, daemon=True).start()
+        stop_process(self.process, grace)
 
 
 def session_worker(interpreter: str, cwd: Path | None, env: dict[str, str] | None) -> tuple[Worker, bool]:
