@@ -19,8 +19,8 @@ from ..keypoints import CONFIDENT, MIN_CONFIDENT_KEYPOINTS, PersonTarget, same_p
 from ..progress import Reporter
 from ..result.format import ROLES
 from .blazepose import FILE_CUE_WEIGHT, world_landmarks
-from .candidates import (VIEWS, candidate_people, credible_person, enough_keypoints, isolate_pair, redetected,
-                         scaled_target, working_strokes)
+from .candidates import (VIEWS, candidate_people, credible_person, enough_keypoints, fighters_in_contact, isolate_pair,
+                         redetected, scaled_target, working_strokes)
 from .hints import check_rect, load_strokes
 from .isolation import grabcut_mask
 from .keypoint_file import assign_people, check_near_photo, load_keypoint_file, pick_two
@@ -105,16 +105,19 @@ def _detected(photo: Photo, rgb, scale: float, count: int, hints: dict[str, Figh
         roles.append(role)
     if len(found) < count:
         reporter.progress("detect", len(found), count)
+        people = []  # distinct credible people, most prominent first
         for detection in candidate_people(rgb):
-            if len(found) == count:
-                break
             if not credible_person(detection):
                 doubtful.append(detection)
-                continue
-            if not any(same_person(detection.points, detection.confidence, t.points * scale, t.confidence)
-                       for t in found):
-                found.append(scaled_target(detection, scale))
-                roles.append(None)
+            elif not any(same_person(detection.points, detection.confidence, t.points * scale, t.confidence)
+                         for t in found) and \
+                    not any(same_person(detection.points, detection.confidence, p.points, p.confidence) for p in people):
+                people.append(detection)
+        if not found and count == 2:  # a referee or spectator is not a fighter: the fighters touch
+            people = fighters_in_contact(people)
+        for detection in people[:count - len(found)]:
+            found.append(scaled_target(detection, scale))
+            roles.append(None)
     if not found and doubtful:
         guess = doubtful[0]
         raise BridgeError("no_confident_person", f"No person was found with confidence in {photo.path}: the detector's "
