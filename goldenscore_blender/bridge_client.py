@@ -132,17 +132,25 @@ class Job:
     def poll(self, timeout: float = 0.0) -> list[dict]:
         """New messages since the last call (waits up to `timeout` for the first line)."""
         messages = []
+        for message in self._decoded(lambda: self._lines, timeout, self._stream_closed):
+            messages.append(message)
+            self._take(message)
+        return messages
+
+    def _decoded(self, lines, timeout: float, stream_closed):
+        """Messages decoded from the output lines in `lines()` (a queue of (stream, line)), each
+        line logged and stderr's last lines kept for the failure message; `stream_closed()` is
+        called when a stream ends. Stops when the queue is empty or the job is done."""
         decode = bridge_messages().decode
         while not self.done:
+            queue_ = lines()
             try:
-                name, line = self._lines.get(timeout=timeout) if timeout else self._lines.get_nowait()
+                name, line = queue_.get(timeout=timeout) if timeout else queue_.get_nowait()
             except queue.Empty:
-                break
+                return
             timeout = 0.0
             if line is None:
-                self._open_streams -= 1
-                if self._open_streams == 0:
-                    self._process_ended()
+                stream_closed()
                 continue
             self._log.write(f"{'' if name == 'out' else '! '}{line}\n")
             if name == "err":
@@ -153,9 +161,12 @@ class Job:
                 message = decode(line)
             except ValueError:  # a stray print: kept in the log only
                 continue
-            messages.append(message)
-            self._take(message)
-        return messages
+            yield message
+
+    def _stream_closed(self) -> None:
+        self._open_streams -= 1
+        if self._open_streams == 0:
+            self._process_ended()
 
     def _take(self, message: dict) -> None:
         kind = message["type"]
@@ -339,27 +350,7 @@ class WorkerJob(Job):
 
     def poll(self, timeout: float = 0.0) -> list[dict]:
         messages = []
-        decode = bridge_messages().decode
-        while not self.done:
-            try:
-                name, line = self.worker.lines.get(timeout=timeout) if timeout else self.worker.lines.get_nowait()
-            except queue.Empty:
-                break
-            timeout = 0.0
-            if line is None:
-                self.worker._open -= 1
-                if self.worker._open == 0:
-                    self._worker_ended()
-                continue
-            self._log.write(f"{'' if name == 'out' else '! '}{line}\n")
-            if name == "err":
-                if line.strip():
-                    self.stderr_tail.append(line.strip())
-                continue
-            try:
-                message = decode(line)
-            except ValueError:
-                continue
+        for message in self._decoded(lambda: self.worker.lines, timeout, self._worker_stream_closed):
             if message.get("type") == "exit":
                 self.worker.said_idle = True
                 continue
@@ -372,6 +363,11 @@ class WorkerJob(Job):
                 self.worker.busy_with = None
                 self._finish(self.returncode)
         return messages
+
+    def _worker_stream_closed(self) -> None:
+        self.worker._open -= 1
+        if self.worker._open == 0:
+            self._worker_ended()
 
     def _worker_ended(self) -> None:
         worker = self.worker
