@@ -29,10 +29,9 @@ ROI_TARGET_ANGLE = math.pi / 2  # mediapipe: rotation_vector_target_angle_degree
 POSE_PRESENCE_MIN = 0.5
 CONFIDENT = 0.3
 LANDMARK_MODEL = "pose_landmark_full.tflite"
-# The cue's weight in the fit (PersonTarget.points3d_weight) for keypoints from a file: MediaPipe's
-# 3D alone is poor on judo poses, and with exact 2D a lighter pull measured best (true keypoints
-# of the committed scenes, PA-MPJPE per person: 1.0 -> 101.9 mm, 0.3 -> 95.8 mm, 0 -> 101.1 mm;
-# docs/decisions.md, "Depth from one photo").
+# The cue's weight in the fit (PersonTarget.points3d_weight) for keypoints from a file: lighter
+# than the detector's, since exact 2D needs less of MediaPipe's poor 3D (docs/decisions.md,
+# "Depth from one photo").
 FILE_CUE_WEIGHT = 0.3
 
 

@@ -28,8 +28,7 @@ SAME_POINT = 0.06
 SAME_POINTS = 3
 LINE_WIDTH = 0.03  # of the smaller fighter's size: the thigh and shin drawn for the colour vote
 # The owner's leg must show its own colours and the loser's the owner's (votes of opposite sign),
-# this far apart; else nothing is dropped. Measured on the four scenes: the owner +0.72 to +0.95,
-# the loser -0.23 to -0.78.
+# this far apart; else nothing is dropped (docs/decisions.md, "Shared legs").
 DECIDES = 0.15
 
 

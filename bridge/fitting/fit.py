@@ -99,9 +99,8 @@ def facing_yaws(points: np.ndarray, conf: np.ndarray) -> list[float]:
     """Candidate rotations about the vertical: the one the shoulders' left-right order says, then
     the other three quarter turns. Why all four: a fighter seen from the side, bent or turned in
     shows its facing poorly in 2D, and the wrong start settles into a wrong body that fits the
-    keypoints as well in 2D. Measured on the six judo scenes' true keypoints: ouchi-gari's tori
-    came out at 42 mm PA-MPJPE instead of 166 (mean of 12 people 106 -> 97 mm), no one worse;
-    pruned to the best start after the torso stage (PRUNE_AFTER_STAGES), it costs little time."""
+    keypoints as well in 2D. Pruned to the best start after the torso stage (PRUNE_AFTER_STAGES)
+    it costs little time (docs/decisions.md, "Fit settings")."""
     rs, ls, neck, hip = (INDEX[n] for n in ("right_shoulder", "left_shoulder", "neck", "mid_hip"))
     yaw = 0.0
     if min(conf[rs], conf[ls]) > 0:

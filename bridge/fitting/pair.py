@@ -103,13 +103,8 @@ def photo_front_margin(rgb: np.ndarray, masks: list[np.ndarray], region: np.ndar
     """How clearly the photo shows fighter 0 (towards +1) rather than fighter 1 (towards -1) in
     `region`: the pixels of the region that either mask claims vote by colour (bridge.imaging.colours).
 
-    Why: GrabCut's masks both claim the overlap, so counting which covers more of it was right
-    on 2 of the 6 committed judo scenes. Measured on them with the fitted bodies' overlap:
-    |margin| 0.26-0.35 and right where the gis tell the fighters apart; 0.02-0.10 where the
-    overlap is mostly skin on skin (tomoe-nage, uchi-mata), left to depth by PHOTO_DECIDES;
-    0.44 and wrong on seoi-nage, whose uke was detected upright (the fitted overlap is not the
-    true one; on the true overlap the margin is 0.30 the right way). 5 of 6 right in all.
-    GMMs (cv2.ml.EM, 3-5 components, RGB or Lab), 16 bins or no erosion did no better."""
+    Why: GrabCut's masks both claim the overlap, so counting which covers more of it says little;
+    the gis' colours do (docs/decisions.md, "The joint stage of two fighters")."""
     models = fighter_colour_models(rgb, masks)
     if models is None:
         return 0.0

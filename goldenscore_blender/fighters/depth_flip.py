@@ -28,12 +28,9 @@ the rest skeleton's left-right mirror (both reflections, so D' is rigid). A plan
 points along the pelvis ray rather than their own rays, which shifts a joint off its pixel by
 about (its sideways offset) x (its depth change) / (its distance); a second pass puts every bone's
 tail back on the ray its partner's tail had, keeping the bone's length (see `settle_on_rays`).
-Measured on the sample photo's fit: every joint within 1.9 px of its partner's pixel (shoulders,
-elbows, wrists, hips, knees, ankles within 1.5 px), against 31 px without the second pass. That
-pass meets the same reach limit as a limb flip, so limbs far out in depth can stay a few pixels
-off (random stick-figure poses with limbs thrown 30-60 degrees out of the image plane: 4-17 px).
-The mesh follows the bones, so it is mirrored as well as the body model is left-right symmetric
-(Anny's rest skeleton: within 0.6 mm).
+That pass meets the same reach limit as a limb flip, so limbs far out in depth can stay a few
+pixels off; the mesh is mirrored as well as the body model is left-right symmetric. Measured:
+docs/decisions.md, "Flip Facing".
 
 Rejected: a half turn about the vertical axis through the pelvis mirrors the keypoints sideways
 (a hand 40 cm left of the pelvis lands 40 cm right); a half turn about the camera ray through
