@@ -4,14 +4,17 @@ it answers in the message schema of bridge/messages.py (progress, result, error,
 request's `id`) on stdout. The protocol (README.md, "The warm bridge"):
 
     {"type": "job", "id": "fit-3", "argv": ["reconstruct", PHOTO, "--out", DIR, ...]}
-    {"type": "job", "id": "fit-4", "argv": [...], "start": {"result": DIR, "poses": DIR, "roles": ["uke"]}}
+    {"type": "job", "id": "fit-4", "argv": [...], "start": {"result": DIR, "poses": DIR, "roles": ["uke"],
+                                                         "masks": ["tori", "uke"]}}
     {"type": "cancel", "id": "fit-4"}    (the id may be left out: the running job)
     {"type": "exit"}
 
 `argv` is exactly what `python -m bridge` takes (reconstruct, refine, resolve-contact), read by
 the CLI's own parser and checks; `--events` is implied. `start` (reconstruct only): fit from the
 fighters of the result folder DIR (the artist's poses artist_pose_<role>.npz in `poses`, else
-the result's own) instead of from scratch, and refit only `roles`; the others are kept.
+the result's own) instead of from scratch, and refit only `roles`; the others are kept. `masks`:
+the fighters whose box and strokes did not change, whose masks in DIR are kept while their
+keypoints stay near (detection.fighters.STILL_NEAR) instead of cutting them again.
 
 One job at a time: a job sent while one runs is refused at once with an error event of code
 `busy` (the client decides whether to wait). `cancel` stops the running job as Ctrl+C stops the
@@ -188,19 +191,41 @@ class Worker:
 
 
 def _preload() -> None:
-    """What every job needs, loaded once: the fitting stack, the body model, the detector."""
+    """What every job needs, loaded once. The detector here, on the main thread (it silences
+    native stderr, which two threads must not do at once); the rest on a daemon thread, so the
+    first job's detection runs while torch, the body model and the fitting stack load (a job
+    that needs the body waits for it: bridge.body.load_body_model's lock), and then what Fit
+    and Refine need first: the 3D cue's landmark model, the result writer, the renderer."""
     began = time.perf_counter()
     try:
-        from .body import load_body_model
         from .detection.mediapipe_pose import _pose_estimator
-        from .fitting import fit  # noqa: F401
-        from .jobs import reconstruct  # noqa: F401
 
-        load_body_model("anny")
         _pose_estimator()
     except Exception as exc:  # noqa: BLE001 - a job reports it properly when it needs the part
         print(f"preload failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-    print(f"warm in {time.perf_counter() - began:.2f} s", file=sys.stderr, flush=True)
+    threading.Thread(target=_preload_rest, args=(began,), daemon=True, name="preload").start()
+
+
+def _preload_rest(began: float) -> None:
+    try:
+        from .body import load_body_model
+
+        load_body_model("anny")
+        from .fitting import fit  # noqa: F401
+        from .jobs import reconstruct  # noqa: F401
+        from .detection.blazepose import _landmarker
+
+        _landmarker()
+        import trimesh  # noqa: F401 - the result writer's
+
+        print(f"warm in {time.perf_counter() - began:.2f} s", file=sys.stderr, flush=True)
+        from .jobs import refine_job  # noqa: F401 - the refinement stack (Mitsuba)
+        from .refinement.render import warm_up
+
+        warm_up()
+    except Exception as exc:  # noqa: BLE001 - a job reports it properly when it needs the part
+        print(f"preload failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+    print(f"renderer warm in {time.perf_counter() - began:.2f} s", file=sys.stderr, flush=True)
 
 
 def _parse(cli, argv) -> object:
@@ -218,8 +243,10 @@ def _parse(cli, argv) -> object:
     return args
 
 
-def _start_states(start: dict, args, body) -> tuple[dict, list[str] | None]:
-    """The `start` of a reconstruct request: role -> FighterState, and the roles to refit."""
+def _start_states(start: dict, args, body) -> tuple[dict, list[str] | None, dict]:
+    """The `start` of a reconstruct request: role -> FighterState, the roles to refit, and the
+    masks that may be kept (start.masks: the roles whose box and strokes did not change)."""
+    from .detection.fighters import KnownMask
     from .jobs.result_folder import start_state
     from .result.format import ARTIST_POSE_KEY, artist_pose_file
     from .result.store import read_result
@@ -230,6 +257,9 @@ def _start_states(start: dict, args, body) -> tuple[dict, list[str] | None]:
     roles = start.get("roles")
     if roles is not None and (not isinstance(roles, list) or not all(r in ("tori", "uke") for r in roles)):
         raise BridgeError("bad_request", f"start.roles must list tori and/or uke, not {roles!r}.", "")
+    keep = start.get("masks") or []
+    if not isinstance(keep, list) or not all(r in ("tori", "uke") for r in keep):
+        raise BridgeError("bad_request", f"start.masks must list tori and/or uke, not {keep!r}.", "")
     result = read_result(start["result"])
     poses = start.get("poses")
     if poses:
@@ -240,7 +270,10 @@ def _start_states(start: dict, args, body) -> tuple[dict, list[str] | None]:
             if path.is_file():
                 with np.load(path) as npz:
                     result.artist_poses[role] = npz[ARTIST_POSE_KEY]
-    return {role: start_state(body, result, role) for role in result.fighters}, roles
+    known = {role: KnownMask(result.masks[role], result.fighters[role]["keypoints2d"],
+                             result.fighters[role]["keypoint_confidence"])
+             for role in keep if role in result.fighters and result.masks.get(role) is not None}
+    return {role: start_state(body, result, role) for role in result.fighters}, roles, known
 
 
 def run_job(cli, request: dict, reporter: Reporter, should_stop) -> None:
@@ -256,7 +289,7 @@ def run_job(cli, request: dict, reporter: Reporter, should_stop) -> None:
 
             body = load_body_model(args.body, model_folder=args.model_folder, gender=args.gender,
                                    vposer=args.vposer)
-            options["start"], options["refit"] = _start_states(start, args, body)
+            options["start"], options["refit"], options["known_masks"] = _start_states(start, args, body)
         reconstruct(args.photo, args.out, people=2 if args.uke_photo else args.people, keypoints_file=args.keypoints,
                     focal_35mm=args.focal_35mm, body_name=args.body,
                     body_options={"model_folder": args.model_folder, "gender": args.gender, "vposer": args.vposer},

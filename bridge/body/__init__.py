@@ -1,6 +1,7 @@
 """Body models behind one small interface, so fitting and the result contract never see which."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -103,9 +104,18 @@ def load_recorded_body(record: dict) -> BodyModel:
     return load_body_model(record["id"], **options)
 
 
+_LOADING = threading.Lock()  # one load at a time: the warm bridge preloads while a job may ask
+
+
 def load_body_model(name: str = "anny", **options) -> BodyModel:
     """The body model a user picked by name. Options left as None are unset; SMPL-X takes
-    model_folder, gender and vposer (see bridge.body.smplx_body), Anny takes none."""
+    model_folder, gender and vposer (see bridge.body.smplx_body), Anny takes none. Safe from
+    several threads: a second caller waits for the first's model instead of building another."""
+    with _LOADING:
+        return _load(name, **options)
+
+
+def _load(name: str, **options) -> BodyModel:
     from ..errors import BridgeError
 
     options = {key: value for key, value in options.items() if value is not None}

@@ -54,6 +54,13 @@ def anny_cache_dir() -> Path:
     return Path(os.environ.get("ANNY_CACHE_DIR") or Path(sys.prefix) / "share" / "golden-score" / "anny-cache")
 
 
+def apply_linear_blendshape(template, blendshapes, coeffs):
+    """anny.skinning.skinning.apply_linear_blendshape (imported with anny, which is imported late)."""
+    from anny.skinning.skinning import apply_linear_blendshape as apply
+
+    return apply(template, blendshapes, coeffs)
+
+
 def _quiet_import_anny():
     """Import anny with warp's banner kept off stdout (stdout carries JSON events)."""
     with contextlib.redirect_stdout(io.StringIO()):
@@ -88,6 +95,7 @@ class AnnyBody:
         self.torso_bones = TORSO_BONES
         self.parts = PARTS
         self.hinges = self._hinges()
+        self._rest_memo = (None, None)  # posed_keypoints' last fixed shape and its rest model
 
     @classmethod
     @functools.lru_cache(maxsize=1)
@@ -134,12 +142,41 @@ class AnnyBody:
         """forward's keypoints, from the bones alone (bridge.body.keypoint_skinning): the same
         points to float precision, 2-3x faster than skinning the mesh. It runs the steps of Anny's
         own forward up to skinning (pinned anny version; the test on it fails if they change)."""
+        coeffs, rest_bone_poses = self._rest(shape)
+        transforms, _ = self.model.get_bone_transforms(self._deltas(pose), rest_bone_poses)
+        return self.keypoint_skinning.keypoints(coeffs, transforms, transl)
+
+    def _rest(self, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The blendshape coefficients and rest bone frames of `shape`. A shape the fit does not
+        move (no gradient: a stage that fits only the pose) is computed once, not every step."""
+        key = None if shape.requires_grad else (tuple(shape.shape), shape.detach().numpy().tobytes())
+        if key is not None and self._rest_memo[0] == key:
+            return self._rest_memo[1]
         model = self.model
         _, phenotype, local_changes, facial = model.get_tensor_inputs(None, shape, None, None)
         coeffs = model._get_phenotype_blendshape_coefficients(phenotype, local_changes, facial)
-        rest = model.get_rest_model(coeffs)
-        transforms, _ = model.get_bone_transforms(self._deltas(pose), rest["rest_bone_poses"])
-        return self.keypoint_skinning.keypoints(coeffs, transforms, transl)
+        rest = (coeffs, self._rest_bone_poses(coeffs))
+        if key is not None:
+            self._rest_memo = (key, rest)
+        return rest
+
+    def _rest_bone_poses(self, coeffs: torch.Tensor) -> torch.Tensor:
+        """Anny's rest bone frames for blendshape coefficients: its get_rest_model ("cached" bone
+        orientation) without the rest vertices, which the keypoints do not need (a quarter of a
+        fit step went to them)."""
+        model = self.model
+        if model.bone_orientation != "cached":
+            return model.get_rest_model(coeffs)["rest_bone_poses"]
+        heads = apply_linear_blendshape(model.template_bone_heads, model.bone_heads_blendshapes, coeffs)
+        cross = model.bone_template_orientation_matrices[None] + torch.einsum(
+            "ba,akij->bkij", coeffs, model.bone_orientation_blendshapes)
+        orientation = roma.special_procrustes(cross)
+        if model.rest_orientation_refiner is not None:
+            orientation = model.rest_orientation_refiner(orientation, heads)
+        poses = roma.Rigid(linear=orientation, translation=heads).to_homogeneous()
+        if model.root_identity_orientation:
+            poses[:, 0, :3, :3] = torch.eye(3, dtype=poses.dtype)
+        return poses
 
     def _deltas(self, pose: torch.Tensor) -> torch.Tensor:
         """Anny's pose parameters: a homogeneous rotation per bone."""

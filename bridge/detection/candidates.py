@@ -84,11 +84,15 @@ def working_strokes(hint, photo, scale: float):
     return cv2.resize(strokes, size, interpolation=cv2.INTER_NEAREST)
 
 
-def isolate_pair(rgb, targets: list[PersonTarget], hints: list, photo, scale: float):
+def isolate_pair(rgb, targets: list[PersonTarget], hints: list, photo, scale: float, known: list | None = None):
     """GrabCut masks for two fighters at the working scale, each with the other's limbs as
-    background, the artist's rectangle and strokes where given."""
+    background, the artist's rectangle and strokes where given; `known` masks (working scale,
+    None where there is none) are kept as they are."""
     masks = []
     for index, target in enumerate(targets):
+        if known is not None and known[index] is not None:
+            masks.append(known[index])
+            continue
         hint = hints[index]
         other = targets[1 - index] if len(targets) == 2 else None
         masks.append(grabcut_mask(

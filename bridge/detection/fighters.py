@@ -46,6 +46,34 @@ class FighterHints:
     stroke_labels: np.ndarray | None = None  # the file read, checked against the photo
 
 
+@dataclass
+class KnownMask:
+    """A fighter's mask from an earlier result and the keypoints it was cut for: a warm Fit
+    reuses it instead of running GrabCut again while the keypoints stay near (STILL_NEAR)."""
+
+    mask: np.ndarray  # (H, W) bool in the photo's pixels
+    points: np.ndarray  # (25, 2) pixels
+    confidence: np.ndarray  # (25,)
+
+
+# How far (a fraction of the person's keypoint box diagonal) any keypoint may have moved for an
+# earlier mask to still hold: a nudged keypoint keeps the mask, a limb moved to another place
+# (a detection corrected) cuts a new one.
+STILL_NEAR = 0.05
+
+
+def _still_holds(known: KnownMask | None, target: PersonTarget) -> bool:
+    if known is None:
+        return False
+    both = (known.confidence >= CONFIDENT) & (target.confidence >= CONFIDENT)
+    if both.sum() < MIN_CONFIDENT_KEYPOINTS or not np.array_equal(known.confidence >= CONFIDENT,
+                                                                  target.confidence >= CONFIDENT):
+        return False
+    points = target.points[both]
+    diagonal = float(np.linalg.norm(points.max(0) - points.min(0)))
+    return float(np.linalg.norm(known.points[both] - points, axis=1).max()) <= STILL_NEAR * diagonal
+
+
 def _working_image(photo: Photo) -> tuple[np.ndarray, float]:
     """The photo at the detector's working size, and the scale from the photo to it."""
     scale = processing_scale(photo)
@@ -53,6 +81,13 @@ def _working_image(photo: Photo) -> tuple[np.ndarray, float]:
         return photo.rgb, 1.0
     size = (round(photo.width * scale), round(photo.height * scale))
     return cv2.resize(photo.rgb, size, interpolation=cv2.INTER_AREA), scale
+
+
+def _working_mask(mask: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    if mask.shape == rgb.shape[:2]:
+        return mask
+    size = (rgb.shape[1], rgb.shape[0])
+    return cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
 
 
 def _full_size(mask: np.ndarray, photo: Photo) -> np.ndarray:
@@ -146,8 +181,10 @@ def _box_text(target: PersonTarget) -> str:
 
 
 def find_fighters(photo: Photo, count: int, keypoints_file=None, hints: dict[str, FighterHints] | None = None,
-                  reporter=None) -> tuple[list[Fighter], list[str]]:
-    """The fighters in `photo` (one or two), their roles, keypoints and masks, and warnings."""
+                  reporter=None, known_masks: dict[str, KnownMask] | None = None) -> tuple[list[Fighter], list[str]]:
+    """The fighters in `photo` (one or two), their roles, keypoints and masks, and warnings.
+    `known_masks` (role -> KnownMask, from the result a warm Fit starts from) are kept where the
+    role's keypoints barely moved."""
     hints = dict(hints or {})
     reporter = reporter or Reporter()
     warnings = []
@@ -179,7 +216,9 @@ def find_fighters(photo: Photo, count: int, keypoints_file=None, hints: dict[str
     if roles == [None, None] and any(h.stroke_labels is not None for h in hints.values()):
         roles = named_by_strokes(targets, hints)  # the strokes then steer their fighter's isolation
     ordered = [hints.get(role) for role in roles]
-    masks = isolate_pair(rgb, targets, ordered, photo, scale)
+    known = [(known_masks or {}).get(role) for role in roles]
+    known = [_working_mask(k.mask, rgb) if _still_holds(k, target) else None for k, target in zip(known, targets)]
+    masks = isolate_pair(rgb, targets, ordered, photo, scale, known)
     if keypoints_file is None and len(targets) == 2 and not any(h and h.rect is not None for h in ordered):
         targets, masks = redetected(rgb, targets, masks, ordered, photo, scale)
     dropped = []

@@ -67,8 +67,8 @@ class FitSettings:
     # A fit from given parameters (the artist's pose after an edit, fit_people's `start`): one stage
     # of this many steps at the last stage's prior and robust scale, no facing candidates, and
     # this many joint steps for two (docs/decisions.md, "Warm bridge").
-    start_steps: int = 60
-    start_pair_steps: int = 30
+    start_steps: int = 30
+    start_pair_steps: int = 16
     # Depth hypotheses refitted and ranked per person after the separate fit (0: none;
     # bridge.fitting.hypotheses).
     hypotheses: int = 8
@@ -139,6 +139,9 @@ class _Starts:
     """The parameters of a batch of starts (several per person): root orientation and position,
     free bone rotations, hinge angles and unconstrained shape values (the body maps them to its
     shape: logits of Anny's phenotype, SMPL-X's betas as they are), all optimised together."""
+
+    NAMES = ["root", "transl", "free", "hinge", "shape_logit"]
+    POSE = ["root", "transl", "free", "hinge"]
 
     def __init__(self, body: BodyModel, roots, transl, free=None, hinge=None, shape_logit=None):
         dtype = torch.float32
@@ -297,7 +300,8 @@ def fit_people(
                for steps, prior, scale in zip(settings.body_steps, settings.pose_prior, settings.robust_scale)]
     pair_steps = settings.pair_steps if pair is not None and len(people) == 2 else 0
     if start is not None:  # already in place and facing: the last stage's weights only
-        stages = [(settings.start_steps, None, False, settings.pose_prior[-1], settings.robust_scale[-1])]
+        # The pose only: an edit of keypoints does not change the fighter's build.
+        stages = [(settings.start_steps, _Starts.POSE, False, settings.pose_prior[-1], settings.robust_scale[-1])]
         pair_steps = settings.start_pair_steps if pair is not None and len(people) == 2 else 0
     # Depth hypotheses only from scratch: a start from the artist's edits keeps the depths they set.
     hypothesis_steps = sum(REFIT_STEPS) if settings.hypotheses > 1 and start is None else 0
@@ -307,7 +311,9 @@ def fit_people(
     def run(params, tgt, steps, only, point_weight, prior_weight, robust_scale, extra=None, lr=settings.learning_rate,
             data_weight=1.0, row_extra=None, extra_params=()):
         nonlocal done
-        names = only or ["root", "transl", "free", "hinge", "shape_logit"]
+        names = only or _Starts.NAMES
+        for name in _Starts.NAMES:  # what does not move needs no gradient (and a fixed shape is computed once)
+            getattr(params, name).requires_grad_(name in names)
         optimizer = torch.optim.Adam([getattr(params, n) for n in names] + list(extra_params), lr=lr)
         # Adam's steps jitter limbs by pixels at a fixed rate; anneal to settle each stage.
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=lr * 0.02)

@@ -1,6 +1,8 @@
 """A body's silhouette in the photo, drawn with OpenCV (overlays and benchmark IoU)."""
 from __future__ import annotations
 
+import hashlib
+
 import cv2
 import numpy as np
 
@@ -9,8 +11,24 @@ from .camera import project
 _SUBPIXEL_BITS = 4
 
 
+_LAST: dict[bytes, np.ndarray] = {}  # the last few masks drawn: writing a result asks for each twice
+_KEEP = 4
+
+
 def silhouette_mask(K: np.ndarray, vertices: np.ndarray, faces: np.ndarray, width: int, height: int) -> np.ndarray:
     """uint8 mask (H, W), 1 where the mesh covers a pixel centre."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (np.asarray(K, np.float64), np.asarray(vertices), np.asarray(faces), np.array([width, height])):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    key = digest.digest()
+    if key not in _LAST:
+        if len(_LAST) >= _KEEP:
+            _LAST.pop(next(iter(_LAST)))
+        _LAST[key] = _draw(K, vertices, faces, width, height)
+    return _LAST[key].copy()
+
+
+def _draw(K: np.ndarray, vertices: np.ndarray, faces: np.ndarray, width: int, height: int) -> np.ndarray:
     pixels = project(K, vertices) - 0.5  # OpenCV rasterises at integer pixel centres
     triangles = np.round(pixels[faces] * (1 << _SUBPIXEL_BITS)).astype(np.int32)
     mask = np.zeros((height, width), np.uint8)

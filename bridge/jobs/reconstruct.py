@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import resource
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,9 @@ class ReconstructOptions:
     # transl) to fit from, and the roles to fit; the other fighters keep their start as it is.
     start: dict | None = None
     refit: list[str] | None = None
+    # role -> detection.fighters.KnownMask: masks of the result a warm Fit starts from, kept
+    # while the role's box, strokes and keypoints stay as they were.
+    known_masks: dict | None = None
 
 
 @dataclass
@@ -88,6 +92,10 @@ def _camera(photo, focal_35mm, warnings):
 
 # How far two fitted bodies may pass into each other before the artist is told (issue 4's figure).
 OVERLAP_WARNING_M = 0.01
+# The check tries at most this many doubtful vertices per body (spread evenly; under 1 s): a
+# pass deeper than the warning's centimetre spans many vertices and still shows, and a warm Fit
+# does not wait seconds on bodies deep in each other (docs/decisions.md, "Warm bridge").
+OVERLAP_CHECK_POINTS = 150
 
 
 def still_overlapping(fits, faces) -> list[str]:
@@ -97,7 +105,7 @@ def still_overlapping(fits, faces) -> list[str]:
     from ..geometry.penetration import interpenetration_m
 
     vertices = [fit.output.vertices[0].numpy().astype(float) for fit in fits]
-    depth = interpenetration_m(vertices[0], vertices[1], faces)
+    depth = interpenetration_m(vertices[0], vertices[1], faces, most=OVERLAP_CHECK_POINTS)
     if depth <= OVERLAP_WARNING_M:
         return []
     return [f"The two fitted bodies still pass {100 * depth:.1f} cm into each other: the detector may have mixed "
@@ -125,15 +133,11 @@ def reconstruct(photo_path, out_dir, people: int = 1, reporter: Reporter | None 
         photo = load_photo(photo_path)
         second = load_photo(opts.uke_photo) if opts.uke_photo is not None else None
         reporter.progress("load", 1, 1)
-    with _timed(seconds, "model"):
-        from ..body import load_body_model
-
-        body = load_body_model(opts.body_name, **opts.body_options)
-    if opts.settings is None:
-        opts.settings = _default_fit_settings()
+    body = _Loading(opts)  # torch and the body model load while the detector runs
     K, focal = _camera(photo, opts.focal_35mm, warnings)
     fit_in = _fit_two_photos if second is not None else _fit_one_photo
     fighters, fits, shifts, extra = fit_in(photo, second, body, K, opts, seconds, warnings, reporter, should_stop)
+    body = body.model()
 
     from .assemble import fighter_arrays
     from .result_folder import write_scene
@@ -174,6 +178,38 @@ def reconstruct(photo_path, out_dir, people: int = 1, reporter: Reporter | None 
     return ReconstructReport(paths, seconds, error, peak, warnings, roles, written["front"])
 
 
+class _Loading:
+    """The body model (and the fit settings, which import torch), loaded on a daemon thread: on a
+    cold start torch's import and the model's build overlap detection instead of preceding it
+    (a daemon, so Ctrl+C is not held up by it). model() waits for it and raises its error."""
+
+    def __init__(self, opts: ReconstructOptions):
+        self.opts = opts
+        self.began = time.perf_counter()
+        self.done = threading.Event()
+        self.body = self.error = None
+        threading.Thread(target=self._load, daemon=True, name="body-model").start()
+
+    def _load(self) -> None:
+        try:
+            from ..body import load_body_model
+
+            self.body = load_body_model(self.opts.body_name, **self.opts.body_options)
+            if self.opts.settings is None:
+                self.opts.settings = _default_fit_settings()
+        except BaseException as exc:  # noqa: BLE001 - handed to the job's thread by model()
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def model(self, seconds: dict[str, float] | None = None):
+        with _timed(seconds if seconds is not None else {}, "model"):
+            self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.body
+
+
 def _shifted(hypotheses, shift):
     """The ranked hypotheses moved with their fighter (uke placed beside tori from a second photo)."""
     return [dataclasses.replace(h, transl=h.transl + shift) for h in hypotheses]
@@ -181,14 +217,16 @@ def _shifted(hypotheses, shift):
 
 def _fit_one_photo(photo, _second, body, K, opts: ReconstructOptions, seconds, warnings, reporter, should_stop):
     """One or two fighters found and fitted in one photo's camera (two: then together)."""
+    with _timed(seconds, "detect"):
+        fighters, found_warnings = find_fighters(photo, opts.people, opts.keypoints_file, opts.hints, reporter,
+                                                 known_masks=opts.known_masks)
+        warnings += found_warnings
+    body = body.model(seconds)  # torch is imported now (the body model's thread): the fitting stack after it
     import torch
 
     from ..fitting.fit import fit_people
     from ..fitting.pair import pair_terms
 
-    with _timed(seconds, "detect"):
-        fighters, found_warnings = find_fighters(photo, opts.people, opts.keypoints_file, opts.hints, reporter)
-        warnings += found_warnings
     faces = body.faces.numpy()
     targets = [f.target for f in fighters]
     with _timed(seconds, "fit"):
@@ -211,16 +249,17 @@ def _fit_two_photos(photo, second, body, K, opts: ReconstructOptions, seconds, w
     """Tori from the first photo and uke from the second, each in its own camera; uke is then
     placed beside tori in the first photo's camera, touching. Masks are not kept: uke's is in
     another photo's pixels."""
-    import torch
-
-    from ..fitting.fit import fit_people
-    from ..fitting.placement import place_in_contact
-
     with _timed(seconds, "detect"):
         tori, found_warnings = find_fighters(photo, 1, opts.keypoints_file, None, reporter)
         uke, uke_warnings = find_fighters(second, 1, None, None, reporter)
         warnings += found_warnings + uke_warnings
     fighters = [Fighter(tori[0].role, tori[0].target, None), Fighter("uke", uke[0].target, None)]
+    body = body.model(seconds)
+    import torch
+
+    from ..fitting.fit import fit_people
+    from ..fitting.placement import place_in_contact
+
     faces = body.faces.numpy()
     with _timed(seconds, "fit"):
         K_uke, _ = _camera(second, None, warnings)

@@ -205,9 +205,11 @@ def refine_fighter(body: BodyModel, start: FighterState, target: RefineTarget, K
 
     with torch.no_grad():
         vertices0, _ = evaluate()
-    sil_before, image_before, _ = measure(vertices0)
-    began = time.perf_counter()
+    sil_before, image_before, rendered0 = measure(vertices0)
     total = settings.iterations
+    if progress is not None and preview_path is not None and rendered0 is not None:
+        progress(stage, 0, total, None, _preview(preview_path, rendered0, photo_target))  # where it starts, at once
+    began = time.perf_counter()
     for step in range(total):
         if should_stop and should_stop():
             raise BridgeError("cancelled", "The refinement was cancelled.", "")

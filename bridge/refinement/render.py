@@ -175,6 +175,16 @@ class MeshRenderer:
         return image.to(vertices.device)
 
 
+def warm_up(device: str = "auto") -> None:
+    """Start the renderer's backend and compile its kernels on a small mesh, render and gradient,
+    so a warm bridge's first Refine shows its first preview at once (bridge.serve's preload)."""
+    faces = np.array([[0, 1, 2], [0, 3, 1], [0, 2, 3], [1, 3, 2]])
+    view = View(np.array([[32.0, 0, 16], [0, 32.0, 16], [0, 0, 1]]), 32, 32, (0, 0, 32, 32), 1.0)
+    renderer = MeshRenderer(faces, view, device)
+    vertices = torch.tensor([[0, 0, 2.0], [0.3, 0, 2.0], [0, 0.3, 2.0], [0, 0, 2.3]], requires_grad=True)
+    renderer.render(vertices).sum().backward()
+
+
 def frontmost_body(K: np.ndarray, bodies: list[np.ndarray], faces: np.ndarray, width: int, height: int,
                    device: str = "auto") -> np.ndarray:
     """(H, W) int: which body (index into `bodies`, camera-space vertices) the camera sees at

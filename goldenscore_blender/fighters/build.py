@@ -161,22 +161,45 @@ def _keep_hypotheses(armature, arrays: dict) -> None:
     armature[HYPOTHESIS_PROP] = 0
 
 
+def _same_body(armature, arrays: dict) -> bool:
+    """Whether `armature` (a built fighter) has the rest skeleton and mesh that `arrays` would
+    build: the same bones where they stand at rest, and a body mesh of as many vertices. A Fit
+    that moved only the pose (the warm bridge keeps the build) then only poses the bones."""
+    names = [str(n) for n in arrays["bone_names"]]
+    if list(armature.data.get(BONE_NAMES_PROP, [])) != names:
+        return False
+    meshes = [c for c in armature.children if c.type == "MESH"]
+    if len(meshes) != 1 or len(meshes[0].data.vertices) != len(arrays["vertices"]):
+        return False
+    heads = np.empty(3 * len(names))
+    armature.data.bones.foreach_get("head_local", heads)
+    order = [armature.data.bones.find(name) for name in names]
+    return bool(np.allclose(heads.reshape(-1, 3)[order], arrays["rest_heads"], atol=1e-5))
+
+
 def build_fighter(context, role: str, arrays: dict, world_from_camera: np.ndarray) -> bpy.types.Object:
-    """Replace the fighter `role` with a new armature and skinned mesh posed by `arrays`
-    (a fighter_<role>.npz); `world_from_camera` places the bridge's camera in the world."""
+    """Pose the fighter `role` by `arrays` (a fighter_<role>.npz); `world_from_camera` places the
+    bridge's camera in the world. A new armature and skinned mesh replace the fighter unless it
+    already has this body (_same_body): then its bones are posed anew, in a fraction of the time."""
     scene = context.scene
-    remove_fighter(scene, role)
-    collection = scene_collection(scene)
     transforms = arrays["bone_transforms"].astype(np.float64)
     world_transforms = world_from_camera @ transforms
     root_position = (world_from_camera @ arrays["bone_poses"][0].astype(np.float64))[:3, 3]
-    armature = _armature(context, role, arrays, collection, root_position.tolist())
+    armature = fighter_armature(scene, role)
+    if armature is not None and _same_body(armature, arrays):
+        armature.matrix_basis = Matrix.Translation(root_position.tolist())  # as _armature places it
+        for prop in (HYPOTHESES_PROP, HYPOTHESIS_LABELS_PROP):
+            armature.data.pop(prop, None)
+        armature.pop(HYPOTHESIS_PROP, None)
+    else:
+        remove_fighter(scene, role)
+        armature = _armature(context, role, arrays, scene_collection(scene), root_position.tolist())
+        rest = rest_vertices(arrays["vertices"], arrays["skin_weights"], transforms)
+        _skinned_mesh(role, arrays, rest, armature, scene_collection(scene))
     rest_poses = np.linalg.inv(transforms) @ arrays["bone_poses"].astype(np.float64)
     armature.data[REST_POSES_PROP] = rest_poses.ravel().tolist()
     _keep_hypotheses(armature, arrays)
     armature_from_world = np.eye(4)
     armature_from_world[:3, 3] = -root_position
     pose_armature(armature, armature_from_world @ world_transforms)
-    rest = rest_vertices(arrays["vertices"], arrays["skin_weights"], transforms)
-    _skinned_mesh(role, arrays, rest, armature, collection)
     return armature

@@ -43,13 +43,15 @@ def _bridge_job(context, title: str, *args: str, start: dict | None = None) -> W
 
 
 INPUTS_PROP = "golden_score_inputs"  # on a fighter's armature: a digest of the guides it was fitted to
+MASK_INPUTS_PROP = "golden_score_mask_inputs"  # ... and of its box and strokes (what its mask was cut for)
 
 
-def inputs_digest(context, role: str) -> str:
-    """A digest of what the artist gives Fit for `role`: keypoint empties, box and strokes."""
+def inputs_digest(context, role: str, keypoints: bool = True) -> str:
+    """A digest of what the artist gives Fit for `role`: keypoint empties (unless not
+    `keypoints`), box and strokes."""
     state, scene = settings(context), context.scene
     digest = hashlib.sha1()
-    guides = guide_keypoints(scene, state.camera, role)
+    guides = guide_keypoints(scene, state.camera, role) if keypoints else None
     if guides is not None:
         for array in guides:
             digest.update(np.round(np.asarray(array, dtype=np.float64), 1).tobytes())
@@ -68,12 +70,21 @@ def remember_inputs(context, roles) -> None:
     for role in roles:
         if role in armatures:
             armatures[role][INPUTS_PROP] = inputs_digest(context, role)
+            armatures[role][MASK_INPUTS_PROP] = inputs_digest(context, role, keypoints=False)
 
 
 def changed_fighters(context, roles) -> list[str]:
     """The fighters among `roles` whose keypoints, box or strokes differ from their last fit."""
     armatures = fighter_armatures(context.scene)
     return [r for r in roles if r not in armatures or armatures[r].get(INPUTS_PROP) != inputs_digest(context, r)]
+
+
+def same_mask_inputs(context, roles) -> list[str]:
+    """The fighters among `roles` whose box and strokes are those of their last fit: the bridge
+    may keep their masks."""
+    armatures = fighter_armatures(context.scene)
+    return [r for r in roles if r in armatures and
+            armatures[r].get(MASK_INPUTS_PROP) == inputs_digest(context, r, keypoints=False)]
 
 
 def _inputs_folder(out: Path) -> Path:
@@ -127,7 +138,8 @@ class _ReconstructOperator(BridgeOperator):
                 chosen = roles if state.fighters == "BOTH" else [state.fighters]
                 self.refit = changed_fighters(context, chosen) or list(chosen)
                 write_artist_poses(inputs, armatures, state.camera)
-                start = {"result": str(Path(state.result_dir)), "poses": str(inputs), "roles": self.refit}
+                start = {"result": str(Path(state.result_dir)), "poses": str(inputs), "roles": self.refit,
+                         "masks": same_mask_inputs(context, roles)}
         return _bridge_job(context, self.bl_label, *args, start=start)
 
     def build(self, context, job):
