@@ -97,6 +97,7 @@ class Worker:
         self.out = _Output(stdout or sys.stdout)
         self.idle_timeout = idle_timeout
         self.preload = preload
+        self.renderer_started = False
         self.requests: queue.Queue = queue.Queue()
         self.lock = threading.Lock()
         self.current: str | None = None  # id of the job accepted and not yet answered
@@ -170,6 +171,9 @@ class Worker:
                 self.out.send(final)
             if self.closing.is_set():
                 return 0
+            if self.preload and not self.renderer_started:  # after the first job: not competing with it
+                self.renderer_started = True
+                threading.Thread(target=_warm_renderer, daemon=True, name="renderer").start()
 
     def _answer(self, request: dict, reporter: "_JobReporter") -> None:
         job_id = request["id"]
@@ -195,7 +199,8 @@ def _preload() -> None:
     native stderr, which two threads must not do at once); the rest on a daemon thread, so the
     first job's detection runs while torch, the body model and the fitting stack load (a job
     that needs the body waits for it: bridge.body.load_body_model's lock), and then what Fit
-    and Refine need first: the 3D cue's landmark model, the result writer, the renderer."""
+    needs first: the 3D cue's landmark model and the result writer. The renderer follows the
+    first job (Worker.run), so its warm-up does not slow that job down."""
     began = time.perf_counter()
     try:
         from .detection.mediapipe_pose import _pose_estimator
@@ -218,13 +223,23 @@ def _preload_rest(began: float) -> None:
         _landmarker()
         import trimesh  # noqa: F401 - the result writer's
 
-        print(f"warm in {time.perf_counter() - began:.2f} s", file=sys.stderr, flush=True)
+    except Exception as exc:  # noqa: BLE001 - a job reports it properly when it needs the part
+        print(f"preload failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+    print(f"warm in {time.perf_counter() - began:.2f} s", file=sys.stderr, flush=True)
+
+
+def _warm_renderer() -> None:
+    """The refinement stack imported and Mitsuba's kernels compiled, so Refine's first preview
+    comes at once."""
+    began = time.perf_counter()
+    try:
         from .jobs import refine_job  # noqa: F401 - the refinement stack (Mitsuba)
         from .refinement.render import warm_up
 
         warm_up()
-    except Exception as exc:  # noqa: BLE001 - a job reports it properly when it needs the part
-        print(f"preload failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+    except Exception as exc:  # noqa: BLE001 - Refine reports it properly (no Mitsuba, no LLVM)
+        print(f"renderer warm-up failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return
     print(f"renderer warm in {time.perf_counter() - began:.2f} s", file=sys.stderr, flush=True)
 
 

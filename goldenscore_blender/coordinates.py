@@ -62,12 +62,14 @@ def camera_from_world(camera_object) -> np.ndarray:
 
 
 def pixels(camera_object, scene, world_points) -> np.ndarray:
-    """Photo pixel coordinates (pixel centres at +0.5, as the bridge's) of world points."""
+    """Photo pixel coordinates (pixel centres at +0.5, as the bridge's) of world points; NaN for
+    a point at the camera's centre (a keypoint the body model does not place lands there)."""
     points = np.asarray(world_points, dtype=np.float64).reshape(-1, 3)
     T = camera_from_world(camera_object)
     cam = points @ T[:3, :3].T + T[:3, 3]
     K = intrinsics(camera_object.data, scene)
-    return cam[:, :2] / cam[:, 2:3] * K.diagonal()[:2] + K[:2, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return cam[:, :2] / cam[:, 2:3] * K.diagonal()[:2] + K[:2, 2]
 
 
 def camera_local_point(camera_object, scene, pixel, depth: float) -> np.ndarray:

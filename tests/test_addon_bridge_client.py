@@ -96,6 +96,26 @@ def test_fit_follows_a_dragged_keypoint(detected, blender, addon):
     assert os.path.isdir(detected.golden_score.result_dir)
 
 
+def test_a_fit_of_the_pose_alone_reposes_the_same_mesh_onto_the_bridges_vertices(detected, blender, addon):
+    """A warm Fit keeps the build, so the fighter's mesh (and what the artist set on it) stays
+    and only the bones move; the skinned mesh still lands on the bridge's new vertices."""
+    from test_addon_fighters import _evaluated_vertices
+    from blender_addon import world_points
+
+    bpy = blender
+    body = bpy.data.objects["Tori body"]
+    body["artist_note"] = "kept"
+    before = fighter_arrays(detected)
+    addon.fighters.guides.keypoint_empties(detected, "tori")[7].location.x += 0.02
+    bpy.context.view_layer.update()
+    assert bpy.ops.golden_score.fit_fighters() == {"FINISHED"}
+    after = fighter_arrays(detected)
+    assert np.abs(after["vertices"] - before["vertices"]).max() > 0.005  # the pose did change
+    assert bpy.data.objects["Tori body"].get("artist_note") == "kept"
+    posed = _evaluated_vertices(bpy, bpy.data.objects["Tori body"])
+    assert np.abs(posed - world_points(detected, after["vertices"].astype(np.float64))).max() < 1e-3
+
+
 def test_operators_that_change_the_scene_support_undo(addon, blender):
     for name in ("import_photo", "detect_fighters", "fit_fighters", "refine", "resolve_contact", "add_box",
                  "paint_strokes", "add_turntable"):

@@ -1,11 +1,14 @@
 """Fighters apart: stroke files, rectangles, GrabCut seeded by keypoints, the detector's view."""
+import json
+
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from bridge.errors import BridgeError
-from bridge.imaging.photo import load_photo
+from bridge.detection.fighters import FighterHints, KnownMask, find_fighters
+from bridge.imaging.photo import Photo, load_photo
 from bridge.detection.hints import UNPAINTED, check_rect, load_strokes
 from bridge.detection.isolation import NEUTRAL_GREY, grabcut_mask, isolate_fighter
 from bridge.imaging.masks import dilate_mask, margin_px, mask_box
@@ -143,3 +146,31 @@ def test_isolated_fighter_on_grey_with_the_hidden_part_filled(overlapping, scale
     assert np.abs(isolated[hidden].astype(int) - photo[hidden]).mean() > 20
     kept = dilate_mask(back_mask, margin_px(back_mask))
     assert (isolate_fighter(photo, back_mask, None)[hidden & ~kept] == NEUTRAL_GREY).all()
+
+
+
+def test_a_warm_fit_keeps_a_mask_while_its_keypoints_barely_move(overlapping, tmp_path):
+    """Fit after a nudged keypoint reuses the fighter's mask (GrabCut is most of a warm Fit's
+    detection time); a limb moved elsewhere gets a mask cut anew."""
+    photo_rgb, back_mask, _, back, front = overlapping
+    marker = np.zeros_like(back_mask)
+    marker[:40, :40] = True  # a mask GrabCut would never cut: seen only where it was kept
+    known = {"tori": KnownMask(marker, back[0].copy(), back[1]), "uke": KnownMask(marker, front[0].copy(), front[1])}
+
+    def masks(people):
+        path = tmp_path / "keypoints.json"
+        path.write_text(json.dumps({"people": [{"pose_keypoints_2d": np.column_stack([p, c]).ravel().tolist()}
+                                               for p, c in people]}))
+        rects = {role: FighterHints(rect=tuple(np.r_[p.min(0) - 10, p.max(0) + 10]))
+                 for role, (p, _) in zip(("tori", "uke"), people)}
+        found, _ = find_fighters(Photo(photo_rgb, tmp_path / "photo.png", None), 2, path, rects, known_masks=known)
+        return {f.role: f.mask for f in found}
+
+    nudged = back[0].copy()
+    nudged[4] += (3.0, -2.0)
+    kept = masks([(nudged, back[1]), front])
+    assert (kept["tori"] == marker).all() and (kept["uke"] == marker).all()
+    moved = back[0].copy()
+    moved[4] += (0.0, 80.0)  # the wrist put somewhere else: a correction, not a nudge
+    cut = masks([(moved, back[1]), front])
+    assert iou(cut["tori"], back_mask) > 0.5 and (cut["uke"] == marker).all()

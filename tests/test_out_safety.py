@@ -166,7 +166,7 @@ def _patch(monkeypatch, what: str, fail_at: int, fault, every_after=False) -> li
     elif what == "mkdtemp":
         monkeypatch.setattr(store.tempfile, "mkdtemp", _counting(store.tempfile.mkdtemp, fail_at, fault, calls))
     elif what == "savez":
-        monkeypatch.setattr(store.np, "savez_compressed", _counting(np.savez_compressed, fail_at, fault, calls))
+        monkeypatch.setattr(store, "_write_npz", _counting(store._write_npz, fail_at, fault, calls))
     elif what == "write_bytes":
         monkeypatch.setattr(Path, "write_bytes", _counting(Path.write_bytes, fail_at, fault, calls))
     elif what == "write_text":
