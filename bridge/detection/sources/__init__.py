@@ -1,0 +1,13 @@
+"""Sources of candidate people (base.py: Candidate, Request, Source). To add a detector: one
+module here with a Source subclass, and an instance in SOURCES; consensus.py picks the fighters."""
+from __future__ import annotations
+
+from .artist_rects import ArtistRects
+from .base import Candidate, Request, Source
+from .keypoint_file import KeypointFile
+from .mediapipe_crops import MediaPipeCrops
+
+# In the order they run: the artist's word first, so that detectors see what it placed.
+SOURCES: list[Source] = [ArtistRects(), KeypointFile(), MediaPipeCrops()]
+
+__all__ = ["SOURCES", "Candidate", "Request", "Source"]
