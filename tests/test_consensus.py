@@ -68,3 +68,24 @@ def test_given_people_are_the_only_people_and_the_most_prominent_are_kept():
     chosen, roles, warnings = choose(_request(count=1, keypoints_file="k.json"),
                                      [Stub("stub", [detected]), Stub("file", [small, big])])
     assert chosen == [big] and roles == ["tori"] and "holds 2 people" in warnings[0]
+
+
+def _mask_around(person, shape=(600, 1000)):
+    mask = np.zeros(shape, bool)
+    x0, y0 = np.floor(person.points.min(0)).astype(int) - 40
+    x1, y1 = np.ceil(person.points.max(0)).astype(int) + 40
+    mask[max(y0, 0):y1, max(x0, 0):x1] = True
+    return mask
+
+
+def test_two_detections_inside_one_segmented_person_are_one_person():
+    """A detector that segments people (BlazePose) tells two detections of one fighter apart from
+    two fighters, where keypoints alone (same_person) do not."""
+    tori, uke = _person(100), _person(400)
+    tori_again = _person(100)
+    tori_again.points = tori.points + np.where(np.arange(25)[:, None] % 2, 30.0, -30.0)  # a looser view of tori
+    segmented = [_person(100, "seg", mask=_mask_around(tori)), _person(400, "seg", mask=_mask_around(uke))]
+    chosen, _, _ = choose(_request(), [Stub("stub", [tori, tori_again, uke]), Stub("seg", segmented)])
+    assert chosen == [tori, uke]
+    chosen, _, _ = choose(_request(), [Stub("stub", [tori, tori_again, uke])])  # without masks: taken twice
+    assert chosen == [tori, tori_again]

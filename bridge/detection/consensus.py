@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BridgeError
-from ..keypoints import CONFIDENT, same_person
+from ..keypoints import CONFIDENT, same_person, share_inside
 from ..result.format import ROLES
 from .keypoint_file import assign_people
 from .sources import SOURCES, Candidate, Request, Source
@@ -63,11 +63,14 @@ def _detected(request: Request, candidates: list[Candidate]):
     found = [c for c in candidates if c.role is not None]
     roles = [c.role for c in found]
     people, doubtful = [], []  # distinct credible people, most prominent first
+    segmented = [c for c in candidates if c.role is None and c.mask is not None]
+    owner = (lambda c: _owner(c, segmented)) if len(segmented) >= 2 else (lambda c: None)
     for candidate in (c for c in candidates if c.role is None):
         if candidate.doubt is not None:
             doubtful.append(candidate)
         elif not any(same_person(candidate.points, candidate.confidence, t.points, t.confidence) for t in found) and \
-                not any(same_person(candidate.points, candidate.confidence, p.points, p.confidence) for p in people):
+                not any(same_person(candidate.points, candidate.confidence, p.points, p.confidence) for p in people) \
+                and (owner(candidate) is None or owner(candidate) not in [owner(p) for p in people]):
             people.append(candidate)
     if not found and count == 2:  # a referee or spectator is not a fighter: the fighters touch
         people = fighters_in_contact(people)
@@ -90,6 +93,21 @@ def _detected(request: Request, candidates: list[Candidate]):
         for index, role in zip(unassigned, [role for role in ROLES if role not in roles]):
             roles[index] = role
     return found, roles, warnings
+
+
+# A detection is the person a segmenting source cut out when most of its confident keypoints lie
+# in that person's mask and few in any other's; two detections of one such person are one person.
+OWNS = 0.5
+ELSEWHERE = 0.3
+
+
+def _owner(candidate: Candidate, segmented: list[Candidate]) -> int | None:
+    """The index of the segmented person whose mask holds the candidate, or None."""
+    shares = [share_inside(candidate.points, candidate.confidence, s.mask) for s in segmented]
+    for k, share in enumerate(shares):
+        if share >= OWNS and all(other < ELSEWHERE for j, other in enumerate(shares) if j != k):
+            return k
+    return None
 
 
 def _box_text(person) -> str:

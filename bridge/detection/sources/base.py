@@ -12,7 +12,7 @@ from ...imaging.photo import Photo
 from ...keypoints import PersonTarget
 
 
-@dataclass
+@dataclass(eq=False)  # one candidate is itself only: arrays do not compare as truth values
 class Candidate:
     """One person as one source saw it."""
 
