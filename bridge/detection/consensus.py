@@ -2,7 +2,8 @@
 
 The artist's word wins: a rectangle's candidate is that fighter, and a keypoint file's people are
 the only people (matched to the rectangles, else the most prominent). Otherwise the detectors'
-credible, distinct people, most prominent first; of more than two, the pair in contact.
+credible, distinct people, most prominent first (two detections inside one person that a source
+segmented are one person); of more than two, the pair in contact.
 """
 from __future__ import annotations
 
@@ -63,14 +64,13 @@ def _detected(request: Request, candidates: list[Candidate]):
     found = [c for c in candidates if c.role is not None]
     roles = [c.role for c in found]
     people, doubtful = [], []  # distinct credible people, most prominent first
-    segmented = [c for c in candidates if c.role is None and c.mask is not None]
-    owner = (lambda c: _owner(c, segmented)) if len(segmented) >= 2 else (lambda c: None)
+    owner = _owners([c for c in candidates if c.role is None])
     for candidate in (c for c in candidates if c.role is None):
         if candidate.doubt is not None:
             doubtful.append(candidate)
         elif not any(same_person(candidate.points, candidate.confidence, t.points, t.confidence) for t in found) and \
                 not any(same_person(candidate.points, candidate.confidence, p.points, p.confidence) for p in people) \
-                and (owner(candidate) is None or owner(candidate) not in [owner(p) for p in people]):
+                and (owner[id(candidate)] is None or owner[id(candidate)] not in {owner[id(p)] for p in people}):
             people.append(candidate)
     if not found and count == 2:  # a referee or spectator is not a fighter: the fighters touch
         people = fighters_in_contact(people)
@@ -101,13 +101,16 @@ OWNS = 0.5
 ELSEWHERE = 0.3
 
 
-def _owner(candidate: Candidate, segmented: list[Candidate]) -> int | None:
-    """The index of the segmented person whose mask holds the candidate, or None."""
-    shares = [share_inside(candidate.points, candidate.confidence, s.mask) for s in segmented]
-    for k, share in enumerate(shares):
-        if share >= OWNS and all(other < ELSEWHERE for j, other in enumerate(shares) if j != k):
-            return k
-    return None
+def _owners(candidates: list[Candidate]) -> dict[int, int | None]:
+    """For each candidate (by id), the index of the segmented person whose mask holds it, or None;
+    all None unless the sources cut out two people or more."""
+    segmented = [c for c in candidates if c.mask is not None]
+    owners = {}
+    for candidate in candidates:
+        shares = [share_inside(candidate.points, candidate.confidence, s.mask) for s in segmented]
+        owners[id(candidate)] = next((k for k, share in enumerate(shares) if len(segmented) >= 2 and share >= OWNS
+                                      and all(other < ELSEWHERE for j, other in enumerate(shares) if j != k)), None)
+    return owners
 
 
 def _box_text(person) -> str:
