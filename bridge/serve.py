@@ -192,14 +192,12 @@ def _preload() -> None:
     began = time.perf_counter()
     try:
         from .body import load_body_model
-        from .detection.blazepose_people import detector
         from .detection.mediapipe_pose import _pose_estimator
         from .fitting import fit  # noqa: F401
         from .jobs import reconstruct  # noqa: F401
 
         load_body_model("anny")
         _pose_estimator()
-        detector()
     except Exception as exc:  # noqa: BLE001 - a job reports it properly when it needs the part
         print(f"preload failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
     print(f"warm in {time.perf_counter() - began:.2f} s", file=sys.stderr, flush=True)
