@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bridge.errors import BridgeError
-from bridge.detection.keypoint_file import assign_people, load_coco_json, load_keypoint_file, load_openpose_json, pick_two
+from bridge.detection.keypoint_file import assign_people, load_coco_json, load_keypoint_file, load_openpose_json, prominence
 from bridge.keypoints import INDEX, map_keypoints
 from bridge.result.format import BODY_25
 
@@ -133,7 +133,9 @@ def test_fighter_without_a_person_in_its_region_gets_none():
     assert assign_people([], [(0, 0, 50, 50)]) == [None]
 
 
-def test_pick_two_prefers_large_central_people():
+def test_large_central_people_are_the_most_prominent():
     fighters = [_person_at(200, 150, 150), _person_at(330, 170, 140)]
     referee, spectator = _person_at(20, 20, 120), _person_at(600, 400, 40)
-    assert sorted(pick_two([referee, fighters[0], spectator, fighters[1]], 640, 480)) == [1, 3]
+    people = [referee, fighters[0], spectator, fighters[1]]
+    ranked = sorted(range(4), key=lambda i: -prominence(*people[i], 640, 480))
+    assert sorted(ranked[:2]) == [1, 3]

@@ -85,17 +85,18 @@ def roi_from_keypoints(points: np.ndarray, confidence: np.ndarray, scale: float 
     return Roi(center, 2.0 * radius * scale, angle)
 
 
-def _model_path() -> Path:
+def model_path(name: str = LANDMARK_MODEL, folder: str = "pose_landmark") -> Path:
+    """A .tflite file of the mediapipe wheel (its modules/<folder>), found without importing it."""
     import importlib.util
 
     spec = importlib.util.find_spec("mediapipe")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("mediapipe is not installed")
     modules = Path(list(spec.submodule_search_locations)[0]) / "modules"
-    for path in (modules / "pose_landmark" / LANDMARK_MODEL, modules / LANDMARK_MODEL):
+    for path in (modules / folder / name, modules / name):
         if path.is_file():
             return path
-    raise FileNotFoundError(f"{LANDMARK_MODEL} not found in {modules}")
+    raise FileNotFoundError(f"{name} not found in {modules}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -104,7 +105,7 @@ def _landmarker():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(_model_path()), num_threads=1)
+    interpreter = Interpreter(model_path=str(model_path()), num_threads=1)
     interpreter.allocate_tensors()
     outputs = {}
     for detail in interpreter.get_output_details():

@@ -1,10 +1,6 @@
-"""Candidate people from the MediaPipe detector, and re-detection of two fighters on images
-isolated by their GrabCut masks.
-
-Why: MediaPipe finds one person per image, and on two tangled fighters the whole photo often
-gives a blend of both. So the detector also looks at overlapping halves of the photo, upright and
-upside down, and the people found most often win; each fighter is then detected again on its own
-isolated image, which pulls apart a detection that blended both.
+"""Two chosen fighters isolated by GrabCut (isolate_pair) and detected again, each on its own
+isolated image (redetected), which pulls apart a detection that blended both; and the helpers
+between the photo's pixels and the detector's working size.
 """
 from __future__ import annotations
 
@@ -14,7 +10,7 @@ import numpy as np
 from ..imaging.masks import dilate_mask, margin_px
 from ..keypoints import CONFIDENT, MIN_CONFIDENT_KEYPOINTS, PersonTarget, same_person, share_inside
 from .isolation import grabcut_mask
-from .mediapipe_pose import detect_body25, detect_fighter
+from .mediapipe_pose import detect_fighter
 
 
 def enough_keypoints(confidence: np.ndarray) -> bool:
@@ -22,56 +18,15 @@ def enough_keypoints(confidence: np.ndarray) -> bool:
     return int((confidence >= CONFIDENT).sum()) >= MIN_CONFIDENT_KEYPOINTS
 
 
-# Parts of the photo (fractions x0, y0, x1, y1) the detector looks at: the whole, and halves that
-# overlap by a fifth. MediaPipe finds one person per image; a fighter standing beside (or above)
-# the other fills one half, where the whole photo often gives a blend of both.
-GROUP_TOLERANCE = 0.05  # detections this close (a fraction of the body's size) are one person
-CROPS = ((0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 0.6, 1.0), (0.4, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, 0.6), (0.0, 0.4, 1.0, 1.0))
-
-
-def candidate_people(rgb: np.ndarray) -> list:
-    """Distinct people in the image, most credible first. Every crop is tried upright and upside
-    down (the whole photo at every quarter turn); detections of one person are grouped, and a
-    person found in more views, then more confidently, ranks higher: a blend of two fighters or
-    a body invented inside a half rarely comes back the same way twice."""
-    height, width = rgb.shape[:2]
-    groups: list[list] = []
-    for index, (fx0, fy0, fx1, fy1) in enumerate(CROPS):
-        x0, y0, x1, y1 = round(fx0 * width), round(fy0 * height), round(fx1 * width), round(fy1 * height)
-        crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
-        for quarter_turns in (0, 1, 2, 3) if index == 0 else (0, 2):
-            found = detect_body25(crop, quarter_turns)
-            if found is None or not enough_keypoints(found.confidence):
-                continue
-            found.points = found.points + [x0, y0]
-            # Tight, because fighters in contact stand close and a blend of both lies near each.
-            group = next((g for g in groups if same_person(found.points, found.confidence, g[0].points,
-                                                           g[0].confidence, GROUP_TOLERANCE)), None)
-            if group is None:
-                groups.append([found])
-            else:
-                group.append(found)
-    groups.sort(key=lambda g: (len(g), max(float(d.confidence.mean()) for d in g)), reverse=True)
-    best = [max(g, key=lambda d: float(d.confidence.mean())) for g in groups]
-    for detection, group in zip(best, groups):
-        detection.views = len(group)  # how many views found this person (credible_person)
-    return best
-
-
-VIEWS = sum(4 if index == 0 else 2 for index in range(len(CROPS)))  # views candidate_people tries
-# A person found in one view only and with a low mean confidence is what MediaPipe invents in
-# noise (docs/decisions.md, "No made-up people"): real fighters came back in 10 or more views.
-MIN_VIEWS = 2
-MIN_MEAN_CONFIDENCE = 0.5
-
-
-def credible_person(detection) -> bool:
-    """Whether a person of candidate_people is more than MediaPipe's guess in noise."""
-    return getattr(detection, "views", VIEWS) >= MIN_VIEWS or float(detection.confidence.mean()) >= MIN_MEAN_CONFIDENCE
-
-
 def scaled_target(found, scale: float) -> PersonTarget:
     return PersonTarget(found.points / scale, found.confidence, found.points3d)
+
+
+def full_size(mask: np.ndarray, photo) -> np.ndarray:
+    """A working-size mask at the photo's size."""
+    if mask.shape == (photo.height, photo.width):
+        return mask
+    return cv2.resize(mask.astype(np.uint8), (photo.width, photo.height), interpolation=cv2.INTER_NEAREST).astype(bool)
 
 
 def working_strokes(hint, photo, scale: float):
@@ -143,37 +98,3 @@ def redetected(rgb, targets: list[PersonTarget], masks: list[np.ndarray], hints,
     if same_person(chosen[0].points, chosen[0].confidence, chosen[1].points, chosen[1].confidence):
         return targets, masks
     return chosen, [k[1] for k in kept]
-
-
-# Two judo fighters are in contact; a referee or a spectator stands apart. When the detector finds
-# more distinct people than fighters, the pair whose keypoint boxes lie closest (in body sizes)
-# is taken, if the two most prominent people stand clearly apart and another pair does not.
-APART = 0.25  # box gap, in the pair's mean box diagonal, beyond which two people are not in contact
-CONSIDERED = 4  # the most prominent people among which the pair is sought
-
-
-def _box(points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-    confident = points[confidence >= CONFIDENT]
-    return np.concatenate([confident.min(0), confident.max(0)])
-
-
-def box_gap(a, b) -> float:
-    """The gap between two people's keypoint boxes, in their mean box diagonal (0: overlapping)."""
-    box_a, box_b = _box(a.points, a.confidence), _box(b.points, b.confidence)
-    gap = np.maximum(0.0, np.maximum(box_a[:2] - box_b[2:], box_b[:2] - box_a[2:]))
-    size = (np.linalg.norm(box_a[2:] - box_a[:2]) + np.linalg.norm(box_b[2:] - box_b[:2])) / 2
-    return float(np.linalg.norm(gap) / max(size, 1e-6))
-
-
-def fighters_in_contact(people: list) -> list:
-    """Of distinct people (most prominent first), the two fighters: the two most prominent, unless
-    they stand apart (APART) while another pair among the first CONSIDERED is in contact; then the
-    closest pair, the more prominent first."""
-    if len(people) <= 2:
-        return people
-    if box_gap(people[0], people[1]) <= APART:
-        return people[:2]
-    pairs = [(box_gap(people[i], people[j]), i + j, i, j) for i in range(min(len(people), CONSIDERED))
-             for j in range(i + 1, min(len(people), CONSIDERED))]
-    gap, _, i, j = min(pairs)
-    return [people[i], people[j]] if gap <= APART else people[:2]

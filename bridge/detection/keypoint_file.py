@@ -147,21 +147,14 @@ def assign_people(people: list[tuple[np.ndarray, np.ndarray]], regions: list) ->
     return assigned
 
 
-def pick_two(people: list[tuple[np.ndarray, np.ndarray]], width: int, height: int) -> list[int]:
-    """Indices of the two people most likely to be the fighters, best first: the largest and most
-    central (keypoint box area, scaled down linearly to 0 at a corner of the photo). Referees and
-    spectators tend to be smaller or at the edges."""
+def prominence(points: np.ndarray, confidence: np.ndarray, width: int, height: int) -> float:
+    """How likely a person is a fighter: keypoint box area, scaled down linearly to 0 at a corner
+    of the photo. Referees and spectators tend to be smaller or at the edges."""
+    confident = points[confidence >= CONFIDENT]
+    if len(confident) == 0:
+        return 0.0
     centre = np.array([width, height]) / 2.0
-    half_diagonal = np.linalg.norm(centre)
+    low, high = confident.min(axis=0), confident.max(axis=0)
+    off_centre = np.linalg.norm((low + high) / 2.0 - centre) / np.linalg.norm(centre)
+    return float(np.prod(high - low) * max(0.0, 1.0 - off_centre))
 
-    def score(person) -> float:
-        points, conf = person
-        confident = points[conf >= CONFIDENT]
-        if len(confident) == 0:
-            return 0.0
-        low, high = confident.min(axis=0), confident.max(axis=0)
-        off_centre = np.linalg.norm((low + high) / 2.0 - centre) / half_diagonal
-        return float(np.prod(high - low) * max(0.0, 1.0 - off_centre))
-
-    ranked = sorted(range(len(people)), key=lambda index: -score(people[index]))
-    return ranked[:2]

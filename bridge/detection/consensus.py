@@ -1,0 +1,154 @@
+"""Which candidates (bridge.detection.sources) are the fighters, and their roles where known.
+
+The artist's word wins: a rectangle's candidate is that fighter, and a keypoint file's people are
+the only people (matched to the rectangles, else the most prominent). Otherwise the detectors'
+credible, distinct people, most prominent first (two detections inside one person that a source
+segmented are one person); of more than two, the pair in contact.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import BridgeError
+from ..keypoints import CONFIDENT, same_person, share_inside
+from ..result.format import ROLES
+from .keypoint_file import assign_people
+from .sources import SOURCES, Candidate, Request, Source
+
+
+def gathered(request: Request, sources: list[Source]) -> list[Candidate]:
+    """Every source's candidates, in the sources' order."""
+    candidates: list[Candidate] = []
+    for source in sources:
+        if source.applies(request, candidates):
+            candidates += source.candidates(request, candidates)
+    return candidates
+
+
+def choose(request: Request, sources: list[Source] | None = None) -> tuple[list[Candidate], list, list[str]]:
+    """The fighters' candidates (finished by their sources), their roles (None: to be read from
+    the keypoints, both or neither) and warnings."""
+    sources = SOURCES if sources is None else sources
+    candidates = gathered(request, sources)
+    if any(c.given for c in candidates):
+        chosen, roles, warnings = _given(request, [c for c in candidates if c.given])
+    else:
+        chosen, roles, warnings = _detected(request, candidates)
+    by_name = {source.name: source for source in sources}
+    return [by_name[c.source].finish(c, request) for c in chosen], roles, warnings
+
+
+def _given(request: Request, people: list[Candidate]):
+    """People given in a file: assigned to the artist's rectangles, else the largest and most
+    central (their score)."""
+    warnings, path, count = [], request.keypoints_file, request.count
+    roles = request.ruled_roles()
+    if roles:
+        chosen = assign_people([(p.points, p.confidence) for p in people], [request.hints[r].rect for r in roles])
+        missing = [role for role, index in zip(roles, chosen) if index is None]
+        if missing:
+            raise BridgeError("rect_empty", f"No person in {path} lies inside the rectangle for {', '.join(missing)}.",
+                              "Draw the rectangle around that fighter, or leave it out.")
+        picked = list(chosen)
+    else:
+        picked = sorted(range(len(people)), key=lambda index: -people[index].score)[:2][:count]
+        if len(people) > count:
+            warnings.append(f"{path} holds {len(people)} people; the {count} largest and most central were kept.")
+    return [people[i] for i in picked], roles or list(ROLES[:len(picked)]), warnings
+
+
+def _detected(request: Request, candidates: list[Candidate]):
+    """Detected people: the rectangles' first, then the most prominent credible ones that are
+    nobody already taken; two unnamed are named later from their final keypoints."""
+    count, photo = request.count, request.photo
+    found = [c for c in candidates if c.role is not None]
+    roles = [c.role for c in found]
+    people, doubtful = [], []  # distinct credible people, most prominent first
+    owner = _owners([c for c in candidates if c.role is None])
+    for candidate in (c for c in candidates if c.role is None):
+        if candidate.doubt is not None:
+            doubtful.append(candidate)
+        elif not any(same_person(candidate.points, candidate.confidence, t.points, t.confidence) for t in found) and \
+                not any(same_person(candidate.points, candidate.confidence, p.points, p.confidence) for p in people) \
+                and (owner[id(candidate)] is None or owner[id(candidate)] not in {owner[id(p)] for p in people}):
+            people.append(candidate)
+    if not found and count == 2:  # a referee or spectator is not a fighter: the fighters touch
+        people = fighters_in_contact(people)
+    for candidate in people[:count - len(found)]:
+        found.append(candidate)
+        roles.append(None)
+    if not found and doubtful:
+        raise BridgeError("no_confident_person", f"No person was found with confidence in {photo.path}: the detector's "
+                          f"only guess {doubtful[0].doubt}.",
+                          "Use a photo where the fighters' bodies are visible, or give keypoints with --keypoints.")
+    if not found:
+        raise BridgeError("no_person", f"No person was found in {photo.path}.",
+                          "Use a photo where the fighters' bodies are visible, or give keypoints with --keypoints.")
+    warnings = []
+    if len(found) < count:
+        warnings.append(f"Only one person was found; fitted the person at {_box_text(found[0])} alone. Draw "
+                        "--tori-rect and --uke-rect (or give a keypoint file) to fit both.")
+    unassigned = [i for i, role in enumerate(roles) if role is None]
+    if len(unassigned) < 2:  # one or none left to name: it takes the role no rectangle claimed
+        for index, role in zip(unassigned, [role for role in ROLES if role not in roles]):
+            roles[index] = role
+    return found, roles, warnings
+
+
+# A detection is the person a segmenting source cut out when most of its confident keypoints lie
+# in that person's mask and few in any other's; two detections of one such person are one person.
+OWNS = 0.5
+ELSEWHERE = 0.3
+
+
+def _owners(candidates: list[Candidate]) -> dict[int, int | None]:
+    """For each candidate (by id), the index of the segmented person whose mask holds it, or None;
+    all None unless the sources cut out two people or more."""
+    segmented = [c for c in candidates if c.mask is not None]
+    owners = {}
+    for candidate in candidates:
+        shares = [share_inside(candidate.points, candidate.confidence, s.mask) for s in segmented]
+        owners[id(candidate)] = next((k for k, share in enumerate(shares) if len(segmented) >= 2 and share >= OWNS
+                                      and all(other < ELSEWHERE for j, other in enumerate(shares) if j != k)), None)
+    return owners
+
+
+def _box_text(person) -> str:
+    points = person.points[person.confidence >= CONFIDENT]
+    x0, y0 = points.min(0)
+    x1, y1 = points.max(0)
+    return f"pixels ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f})"
+
+
+# Two judo fighters are in contact; a referee or a spectator stands apart. When the detector finds
+# more distinct people than fighters, the pair whose keypoint boxes lie closest (in body sizes)
+# is taken, if the two most prominent people stand clearly apart and another pair does not.
+APART = 0.25  # box gap, in the pair's mean box diagonal, beyond which two people are not in contact
+CONSIDERED = 4  # the most prominent people among which the pair is sought
+
+
+def _box(points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    confident = points[confidence >= CONFIDENT]
+    return np.concatenate([confident.min(0), confident.max(0)])
+
+
+def box_gap(a, b) -> float:
+    """The gap between two people's keypoint boxes, in their mean box diagonal (0: overlapping)."""
+    box_a, box_b = _box(a.points, a.confidence), _box(b.points, b.confidence)
+    gap = np.maximum(0.0, np.maximum(box_a[:2] - box_b[2:], box_b[:2] - box_a[2:]))
+    size = (np.linalg.norm(box_a[2:] - box_a[:2]) + np.linalg.norm(box_b[2:] - box_b[:2])) / 2
+    return float(np.linalg.norm(gap) / max(size, 1e-6))
+
+
+def fighters_in_contact(people: list) -> list:
+    """Of distinct people (most prominent first), the two fighters: the two most prominent, unless
+    they stand apart (APART) while another pair among the first CONSIDERED is in contact; then the
+    closest pair, the more prominent first."""
+    if len(people) <= 2:
+        return people
+    if box_gap(people[0], people[1]) <= APART:
+        return people[:2]
+    pairs = [(box_gap(people[i], people[j]), i + j, i, j) for i in range(min(len(people), CONSIDERED))
+             for j in range(i + 1, min(len(people), CONSIDERED))]
+    gap, _, i, j = min(pairs)
+    return [people[i], people[j]] if gap <= APART else people[:2]

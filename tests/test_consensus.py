@@ -1,0 +1,91 @@
+"""The detector interface: any source's candidates reach one consensus, which picks the fighters
+(no detector runs here: the sources are stubs)."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from bridge.detection.consensus import choose
+from bridge.detection.sources import SOURCES, Candidate, Request, Source
+from bridge.errors import BridgeError
+
+
+def _person(x0, source="stub", width=100.0, height=300.0, **fields):
+    rng = np.random.default_rng(int(x0))
+    points = np.column_stack([x0 + rng.uniform(0, width, 25), 100 + rng.uniform(0, height, 25)])
+    points[0], points[1] = (x0, 100), (x0 + width, 100 + height)
+    return Candidate(points, np.ones(25), source, **fields)
+
+
+class Stub(Source):
+    def __init__(self, name, people):
+        self.name, self.people, self.finished = name, people, []
+
+    def candidates(self, request, earlier):
+        return list(self.people)
+
+    def finish(self, candidate, request):
+        self.finished.append(candidate)
+        return candidate
+
+
+def _request(count=2, keypoints_file=None):
+    photo = SimpleNamespace(path="photo.jpg", width=1000, height=600)
+    return Request(photo, np.zeros((600, 1000, 3), np.uint8), 1.0, count, {}, keypoints_file, None)
+
+
+def test_every_source_is_a_source():
+    assert all(isinstance(s, Source) and s.name for s in SOURCES)
+    assert len({s.name for s in SOURCES}) == len(SOURCES)
+
+
+def test_a_new_source_is_one_class_and_its_fighters_are_the_pair_in_contact():
+    tori, referee, uke = _person(100), _person(700), _person(180)
+    stub = Stub("stub", [tori, referee, uke])
+    chosen, roles, warnings = choose(_request(), [stub])
+    assert chosen == [tori, uke] and roles == [None, None] and not warnings
+    assert stub.finished == [tori, uke]  # only the fighters are finished
+
+
+def test_a_rectangle_names_its_fighter_and_a_detection_of_it_is_not_taken_twice():
+    ruled = _person(100, "rect", role="uke")
+    again = _person(100)  # the detector's view of the same person
+    other = _person(400)
+    chosen, roles, _ = choose(_request(), [Stub("rect", [ruled]), Stub("stub", [again, other])])
+    assert chosen == [ruled, other] and roles == ["uke", "tori"]
+
+
+def test_only_doubtful_people_end_the_job_saying_why():
+    guess = _person(100, doubt="came back in 1 of 14 views")
+    with pytest.raises(BridgeError) as err:
+        choose(_request(), [Stub("stub", [guess])])
+    assert err.value.code == "no_confident_person" and "came back in 1 of 14 views" in str(err.value)
+
+
+def test_given_people_are_the_only_people_and_the_most_prominent_are_kept():
+    detected = _person(100)
+    small, big = _person(10, "file", given=True, score=1.0), _person(300, "file", given=True, score=5.0)
+    chosen, roles, warnings = choose(_request(count=1, keypoints_file="k.json"),
+                                     [Stub("stub", [detected]), Stub("file", [small, big])])
+    assert chosen == [big] and roles == ["tori"] and "holds 2 people" in warnings[0]
+
+
+def _mask_around(person, shape=(600, 1000)):
+    mask = np.zeros(shape, bool)
+    x0, y0 = np.floor(person.points.min(0)).astype(int) - 40
+    x1, y1 = np.ceil(person.points.max(0)).astype(int) + 40
+    mask[max(y0, 0):y1, max(x0, 0):x1] = True
+    return mask
+
+
+def test_two_detections_inside_one_segmented_person_are_one_person():
+    """A detector that segments people (BlazePose) tells two detections of one fighter apart from
+    two fighters, where keypoints alone (same_person) do not."""
+    tori, uke = _person(100), _person(400)
+    tori_again = _person(100)
+    tori_again.points = tori.points + np.where(np.arange(25)[:, None] % 2, 30.0, -30.0)  # a looser view of tori
+    segmented = [_person(100, "seg", mask=_mask_around(tori)), _person(400, "seg", mask=_mask_around(uke))]
+    chosen, _, _ = choose(_request(), [Stub("stub", [tori, tori_again, uke]), Stub("seg", segmented)])
+    assert chosen == [tori, uke]
+    chosen, _, _ = choose(_request(), [Stub("stub", [tori, tori_again, uke])])  # without masks: taken twice
+    assert chosen == [tori, tori_again]
