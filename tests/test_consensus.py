@@ -89,3 +89,15 @@ def test_two_detections_inside_one_segmented_person_are_one_person():
     assert chosen == [tori, uke]
     chosen, _, _ = choose(_request(), [Stub("stub", [tori, tori_again, uke])])  # without masks: taken twice
     assert chosen == [tori, tori_again]
+
+
+def test_a_mask_holding_both_fighters_does_not_merge_them():
+    """A segmentation that covers two fighters in contact (BlazePose's tori mask swallowed uke)
+    owns only the detection whose joints are its own person's: uke inside it stays uke, and the
+    referee standing apart is not taken in uke's place."""
+    tori, uke, referee = _person(100), _person(250), _person(700)
+    both = _mask_around(tori) | _mask_around(uke)
+    segmented = [_person(100, "seg", mask=both), _person(700, "seg", mask=_mask_around(referee))]
+    segmented[0].points = tori.points.copy()
+    chosen, _, _ = choose(_request(), [Stub("stub", [tori, uke, referee]), Stub("seg", segmented)])
+    assert chosen == [tori, uke]

@@ -96,9 +96,13 @@ def _detected(request: Request, candidates: list[Candidate]):
 
 
 # A detection is the person a segmenting source cut out when most of its confident keypoints lie
-# in that person's mask and few in any other's; two detections of one such person are one person.
+# in that person's mask and few in any other's, and its joints lie near that person's own (within
+# JOINTS_NEAR of its size): a mask can hold two fighters in contact (BlazePose's did: tori's mask
+# covered uke), and another body inside it is not that person. Two detections of one such person
+# are one person.
 OWNS = 0.5
 ELSEWHERE = 0.3
+JOINTS_NEAR = 0.4
 
 
 def _owners(candidates: list[Candidate]) -> dict[int, int | None]:
@@ -109,7 +113,10 @@ def _owners(candidates: list[Candidate]) -> dict[int, int | None]:
     for candidate in candidates:
         shares = [share_inside(candidate.points, candidate.confidence, s.mask) for s in segmented]
         owners[id(candidate)] = next((k for k, share in enumerate(shares) if len(segmented) >= 2 and share >= OWNS
-                                      and all(other < ELSEWHERE for j, other in enumerate(shares) if j != k)), None)
+                                      and all(other < ELSEWHERE for j, other in enumerate(shares) if j != k)
+                                      and (candidate is segmented[k] or same_person(
+                                          candidate.points, candidate.confidence, segmented[k].points,
+                                          segmented[k].confidence, JOINTS_NEAR))), None)
     return owners
 
 
