@@ -195,20 +195,17 @@ class Worker:
 
 
 def _preload() -> None:
-    """What every job needs, loaded once. The detectors (the crop vote's, then BlazePose's) here,
-    on the main thread (the crop vote's silences native stderr, which two threads must not do at
-    once); the rest on a daemon thread, so the first job's detection runs while torch, the body
-    model and the fitting stack load (a job that needs the body waits for it:
-    bridge.body.load_body_model's lock), and then what Fit needs first: the 3D cue's landmark
-    model and the result writer. The renderer follows the first job (Worker.run), so its warm-up
-    does not slow that job down."""
+    """What every job needs, loaded once. The detector here, on the main thread (it silences
+    native stderr, which two threads must not do at once); the rest on a daemon thread, so the
+    first job's detection runs while torch, the body model and the fitting stack load (a job
+    that needs the body waits for it: bridge.body.load_body_model's lock), and then what Fit
+    needs first: the 3D cue's landmark model and the result writer. The renderer follows the
+    first job (Worker.run), so its warm-up does not slow that job down."""
     began = time.perf_counter()
     try:
-        from .detection.blazepose_people import detector
         from .detection.mediapipe_pose import _pose_estimator
 
         _pose_estimator()
-        detector()
     except Exception as exc:  # noqa: BLE001 - a job reports it properly when it needs the part
         print(f"preload failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
     threading.Thread(target=_preload_rest, args=(began,), daemon=True, name="preload").start()

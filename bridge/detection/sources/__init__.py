@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from .artist_rects import ArtistRects
 from .base import Candidate, Request, Source
-from .blazepose_people import BlazePosePeople
 from .keypoint_file import KeypointFile
 from .mediapipe_crops import MediaPipeCrops
 
 # In the order they run: the artist's word first, so that detectors see what it placed; a
-# detector's people rank after those of the detectors before it.
-SOURCES: list[Source] = [ArtistRects(), KeypointFile(), MediaPipeCrops(), BlazePosePeople()]
+# detector's people rank after those of the detectors before it. BlazePose
+# (blazepose_people.BlazePosePeople, after MediaPipeCrops) is left out: better on the harder set's
+# tune split, worse on its holdout (docs/decisions.md, "Detector interface").
+SOURCES: list[Source] = [ArtistRects(), KeypointFile(), MediaPipeCrops()]
 
 __all__ = ["SOURCES", "Candidate", "Request", "Source"]
