@@ -37,6 +37,7 @@ from .errors import BridgeError
 from .progress import Reporter
 
 IDLE_TIMEOUT_S = 600.0
+RENDERER_AFTER_IDLE_S = 2.0  # the artist looking at a result: time to warm the renderer
 JOBS = ("reconstruct", "refine", "resolve-contact")
 
 
@@ -98,6 +99,7 @@ class Worker:
         self.idle_timeout = idle_timeout
         self.preload = preload
         self.renderer_started = False
+        self.jobs_done = 0
         self.requests: queue.Queue = queue.Queue()
         self.lock = threading.Lock()
         self.current: str | None = None  # id of the job accepted and not yet answered
@@ -151,9 +153,14 @@ class Worker:
         if self.preload:
             _preload()
         while True:
+            warm_soon = self.preload and self.jobs_done and not self.renderer_started
             try:
-                request = self.requests.get(timeout=self.idle_timeout)
+                request = self.requests.get(timeout=RENDERER_AFTER_IDLE_S if warm_soon else self.idle_timeout)
             except queue.Empty:
+                if warm_soon:  # the artist is looking at the result: the renderer's turn
+                    self.renderer_started = True
+                    threading.Thread(target=_warm_renderer, daemon=True, name="renderer").start()
+                    continue
                 with self.lock:
                     if self.current is None:  # nothing accepted meanwhile
                         self.out.send({"type": "exit", "reason": "idle"})
@@ -169,11 +176,9 @@ class Worker:
                     self.current = None
                 final = getattr(reporter, "final", None) or messages.error(request["id"], "cancelled", "Cancelled.")
                 self.out.send(final)
+            self.jobs_done += 1
             if self.closing.is_set():
                 return 0
-            if self.preload and not self.renderer_started:  # after the first job: not competing with it
-                self.renderer_started = True
-                threading.Thread(target=_warm_renderer, daemon=True, name="renderer").start()
 
     def _answer(self, request: dict, reporter: "_JobReporter") -> None:
         job_id = request["id"]
@@ -199,8 +204,9 @@ def _preload() -> None:
     native stderr, which two threads must not do at once); the rest on a daemon thread, so the
     first job's detection runs while torch, the body model and the fitting stack load (a job
     that needs the body waits for it: bridge.body.load_body_model's lock), and then what Fit
-    needs first: the 3D cue's landmark model and the result writer. The renderer follows the
-    first job (Worker.run), so its warm-up does not slow that job down."""
+    needs first: the 3D cue's landmark model and the result writer. The renderer warms up once
+    the worker has been idle for RENDERER_AFTER_IDLE_S after its first job (Worker.run), so its
+    Python work does not compete with a job for the interpreter lock."""
     began = time.perf_counter()
     try:
         from .detection.mediapipe_pose import _pose_estimator
@@ -221,6 +227,7 @@ def _preload_rest(began: float) -> None:
         from .detection.blazepose import _landmarker
 
         _landmarker()
+        import scipy.spatial  # noqa: F401 - the overlap check's
         import trimesh  # noqa: F401 - the result writer's
 
     except Exception as exc:  # noqa: BLE001 - a job reports it properly when it needs the part
@@ -305,11 +312,13 @@ def run_job(cli, request: dict, reporter: Reporter, should_stop) -> None:
             body = load_body_model(args.body, model_folder=args.model_folder, gender=args.gender,
                                    vposer=args.vposer)
             options["start"], options["refit"], options["known_masks"] = _start_states(start, args, body)
-        reconstruct(args.photo, args.out, people=2 if args.uke_photo else args.people, keypoints_file=args.keypoints,
+        report = reconstruct(args.photo, args.out, people=2 if args.uke_photo else args.people, keypoints_file=args.keypoints,
                     focal_35mm=args.focal_35mm, body_name=args.body,
                     body_options={"model_folder": args.model_folder, "gender": args.gender, "vposer": args.vposer},
                     hints=cli._hints(args), uke_photo=args.uke_photo, grips=not args.no_grips, reporter=reporter,
                     refine_iterations=args.refine, device=args.device, should_stop=should_stop, **options)
+        print("stages: " + ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in report.seconds.items()),
+              file=sys.stderr, flush=True)  # the job's log says where its time went
     elif start is not None:
         raise BridgeError("bad_request", "start only goes with reconstruct.", "")
     elif args.command == "refine":

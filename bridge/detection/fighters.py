@@ -60,15 +60,16 @@ STILL_NEAR = 0.05
 
 
 def _still_holds(known: KnownMask | None, target: PersonTarget) -> bool:
+    """Whether every keypoint the target is sure of lies near where the mask's keypoints had it
+    (one the artist made sure of counts: it must not have moved far from the guess either)."""
     if known is None:
         return False
-    both = (known.confidence >= CONFIDENT) & (target.confidence >= CONFIDENT)
-    if both.sum() < MIN_CONFIDENT_KEYPOINTS or not np.array_equal(known.confidence >= CONFIDENT,
-                                                                  target.confidence >= CONFIDENT):
+    sure = target.confidence >= CONFIDENT
+    if sure.sum() < MIN_CONFIDENT_KEYPOINTS or not np.isfinite(known.points[sure]).all():
         return False
-    points = target.points[both]
+    points = target.points[sure]
     diagonal = float(np.linalg.norm(points.max(0) - points.min(0)))
-    return float(np.linalg.norm(known.points[both] - points, axis=1).max()) <= STILL_NEAR * diagonal
+    return float(np.linalg.norm(known.points[sure] - points, axis=1).max()) <= STILL_NEAR * diagonal
 
 
 def _working_image(photo: Photo) -> tuple[np.ndarray, float]:

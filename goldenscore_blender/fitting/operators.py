@@ -149,6 +149,7 @@ class _ReconstructOperator(BridgeOperator):
         if getattr(self, "refit", None):
             only = self.refit  # the others were kept as they are
         roles = apply_result(context, self.out, only, guides=self.build_guides)
+        context.view_layer.update()  # new guides' matrix_world is stale until then: the digests read it
         remember_inputs(context, roles)
         warnings = (job.result or {}).get("warnings") or []
         self.report({"WARNING"} if warnings else {"INFO"},
