@@ -92,8 +92,6 @@ def run_scene(scene: Path, work: Path) -> dict:
             captured["floor_start"] = (estimate.pitch, estimate.height, [len(f) for f in estimate.touching])
             captured["floor"] = self
 
-    original_results = {}
-
     def wrap_pair(pair):
         def inner(separate):
             captured["separate"] = np.stack([f.output.keypoints[0].numpy() for f in separate])
@@ -108,7 +106,6 @@ def run_scene(scene: Path, work: Path) -> dict:
     def fit_people(*args, pair=None, **kwargs):
         return original_fit_people(*args, pair=None if pair is None else wrap_pair(pair), **kwargs)
 
-    import bridge.jobs.reconstruct as rec
     fit_module.FloorTerm = Floor
     fit_module.fit_people = fit_people
     try:
@@ -121,7 +118,6 @@ def run_scene(scene: Path, work: Path) -> dict:
     finally:
         fit_module.FloorTerm = original_floor
         fit_module.fit_people = original_fit_people
-    del original_results, rec
     result = json.loads((work / scene.name / "scene.json").read_text())
     K = np.array(result["camera"]["K"])
     roles = list(result["fighters"])

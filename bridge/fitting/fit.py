@@ -58,7 +58,7 @@ class FitSettings:
     direction_weight: float = 1.0
     learning_rate: float = 0.04
     # The joint stage of two fighters (bridge.fitting.pair): steps and weights of its terms.
-    pair_steps: int = 60
+    pair_steps: int = 120
     pair_learning_rate: float = 0.01
     penetration_weight: float = 500.0  # docs/decisions.md, "Fit settings"
     grip_weight: float = 100.0
