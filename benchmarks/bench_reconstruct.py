@@ -14,7 +14,9 @@ tools/render_scene.py and tools/judo_scenes.py write them. The default set is th
 one: assets/scenes/* and assets/sample. More scenes: `python tools/judo_scenes.py --out DIR
 --seed S --count N`, then `python build.py bench --scenes DIR/*`.
 Fitted people are matched to the true ones by their keypoints in the image, so a swapped
-role still scores its body; the role column says whether the role was right.
+role still scores its body; the role column says whether the role was right. A scene with people
+who are not fighters (a referee: truth.json's `fighter_indices` / `non_fighters`) is fitted for its
+two fighters and scored on them only; with --true-keypoints only theirs are given.
 Refinement (`--refine N`, default 60 iterations; 0 skips it) starts from the keypoint fit and
 is scored the same way; its silhouette error is 1 - IoU against the TRUE mask, not counting
 pixels only the other fighter covers, and its image error is the paper's L2 (% of H x W x C)
@@ -65,11 +67,28 @@ def _default_scenes() -> list[Path]:
     return scenes + [ROOT / "assets" / "sample"]
 
 
-def write_true_keypoints(truth, path: Path, width: int, height: int) -> Path:
-    """The scene's true 2D keypoints as an OpenPose BODY_25 file: every point inside the image
-    at confidence 1 (an artist places hidden points too), points outside it left out."""
+def fighter_indices(info: dict, count: int) -> list[int]:
+    """The true people who are fighters (truth.json's fighter_indices; a referee is not one):
+    only they are given as keypoints and scored."""
+    return [int(i) for i in info.get("fighter_indices", range(count))]
+
+
+def fighters_only(truth, keep: list[int]) -> dict:
+    """The truth's per-person arrays of the fighters only, in `keep`'s order; "_index" holds
+    each one's index among all the scene's people (its mask_<i>.png and labels.png value)."""
+    per_person = ("keypoints2d", "keypoints3d", "vertices", "pose", "shape", "transl", "visibility")
+    view = {k: (truth[k][keep] if k in per_person else truth[k]) for k in truth.files}
+    view["_index"] = np.asarray(keep)
+    return view
+
+
+def write_true_keypoints(truth, path: Path, width: int, height: int, keep: list[int] | None = None) -> Path:
+    """The scene's true 2D keypoints (of the people in `keep`, default all) as an OpenPose
+    BODY_25 file: every point inside the image at confidence 1 (an artist places hidden points
+    too), points outside it left out."""
     people = []
-    for points in truth["keypoints2d"]:
+    every = truth["keypoints2d"]
+    for points in (every if keep is None else every[keep]):
         inside = (points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0) & (points[:, 1] < height)
         triples = np.concatenate([points, inside[:, None].astype(float)], axis=1)
         triples[~inside, :2] = 0.0
@@ -104,8 +123,8 @@ def _person_row(fighter, role, truth, truth_roles, index, K, width, height, scen
     best3 = _hypothesis_pa_mpjpe(fighter, true_3d)
     found = fighter["keypoint_confidence"] > 0
     fitted_mask = silhouette_mask(K, fighter["vertices"], fighter["faces"], width, height).astype(bool)
-    true_mask = _true_mask(scene_dir, index)
-    others = [_true_mask(scene_dir, i) for i in range(len(truth["keypoints2d"])) if i != index]
+    true_mask = _true_mask(scene_dir, truth["_index"][index])
+    others = [_true_mask(scene_dir, i) for i in _all_people(scene_dir) if i != truth["_index"][index]]
     counted = ~(others[0] & ~true_mask) if others else np.ones_like(true_mask)
     return {
         "role": role,
@@ -132,6 +151,10 @@ def _facing_right(fitted_3d, true_3d) -> bool:
     return bool(towards(np.asarray(fitted_3d)) == towards(np.asarray(true_3d)))
 
 
+def _all_people(scene_dir: Path) -> list[int]:
+    return sorted(int(p.stem.split("_")[1]) for p in scene_dir.glob("mask_*.png"))
+
+
 def _true_mask(scene_dir: Path, index: int) -> np.ndarray:
     return np.asarray(Image.open(scene_dir / f"mask_{index}.png")) > 127
 
@@ -148,9 +171,11 @@ def _score(out: Path, scene: Path, truth, truth_roles):
 
 
 def bench_scene(scene: Path, work: Path, refine_iterations: int, true_keypoints: bool = False) -> dict:
-    truth = np.load(scene / "truth.npz")
     info = json.loads((scene / "truth.json").read_text())
-    count = int(info.get("people", len(truth["keypoints2d"])))
+    with np.load(scene / "truth.npz") as everyone:
+        keep = fighter_indices(info, int(info.get("people", len(everyone["keypoints2d"]))))
+        truth = fighters_only(everyone, keep)
+    count = len(keep)
     truth_roles = info.get("roles", ["tori", "uke"][:count])
     out = work / scene.name
     options = {}
@@ -179,6 +204,7 @@ def bench_scene(scene: Path, work: Path, refine_iterations: int, true_keypoints:
     row = {
         "scene": scene.name,
         "people_true": count,
+        "scored_people": keep,  # the true fighters (a referee is left out)
         "people_fitted": len(roles),
         "seconds": {**{k: round(v, 3) for k, v in report.seconds.items()}, "total": round(total, 3)},
         "peak_memory_mb": round(report.peak_memory_mb, 1),
@@ -202,13 +228,17 @@ def bench_scene(scene: Path, work: Path, refine_iterations: int, true_keypoints:
             row["depth_order_right"] = truth_roles[fitted_front_person] == true_front
         # The bodies themselves, pixel by pixel: where both the true and the fitted bodies
         # overlap, is the fitted body the camera sees the one the photo shows (labels.png)?
-        both = _true_mask(scene, 0) & _true_mask(scene, 1)
+        both = _true_mask(scene, keep[0]) & _true_mask(scene, keep[1])
         seen = frontmost_body(K, [fighters[r]["vertices"] for r in roles], fighters[roles[0]]["faces"], width, height)
         fitted_both = np.logical_and.reduce([silhouette_mask(K, fighters[r]["vertices"], fighters[r]["faces"], width,
                                                              height).astype(bool) for r in roles])
         region = both & fitted_both
         if region.sum() >= ORDER_MIN_PIXELS:
-            true_seen = np.asarray(Image.open(scene / "labels.png")).astype(int) - 1
+            # labels.png counts every person from 1; a non-fighter in front counts as wrong (-2).
+            seen_all = np.asarray(Image.open(scene / "labels.png")).astype(int) - 1
+            true_seen = np.full_like(seen_all, -2)
+            for view, index in enumerate(keep):
+                true_seen[seen_all == index] = view
             seen_person = np.asarray(matched)[seen[region]]
             row["order_pixels"] = int(region.sum())
             row["order_right"] = round(float((seen_person == true_seen[region]).mean()), 3)

@@ -97,3 +97,19 @@ def test_bodies_left_passing_into_each_other_are_reported(body):
     assert still_overlapping([fit_at(0.0), fit_at(1.0)], faces) == []
     warning, = still_overlapping([fit_at(0.0), fit_at(0.2)], faces)
     assert "cm into each other" in warning and "--tori-rect" in warning
+
+
+def test_a_fighter_fitted_too_near_is_moved_back_to_where_the_two_touch(body):
+    """Two fighters side by side at one depth; the second fitted 15% too near (and so 15% too
+    small, as the photo shows it the same): the move along the camera's rays brings it back to
+    the middle of the range where the two touch, its true depth. Bodies that touch at no depth
+    stay where they were fitted."""
+    from bridge.fitting.pair import depth_ratio
+
+    faces = body.faces.numpy()
+    a = standing(body, -0.2, 3.0).numpy()
+    b = standing(body, 0.2, 3.0).numpy()
+    b = b + place_in_contact(a, b, faces)  # touching, side by side
+    ratio = depth_ratio([a, b / 1.15])
+    assert abs(np.log(ratio / 1.15)) < 0.04, ratio
+    assert depth_ratio([a, b + np.array([3.0, 0.0, 0.0])]) == 1.0

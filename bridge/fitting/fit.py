@@ -35,6 +35,7 @@ from .losses import joint_limit_excess, joint_limit_loss, limb_direction_loss, r
 from .pair import CLOSEST_REFRESH_STEPS
 
 TORSO_POINTS = [INDEX[n] for n in ("neck", "right_shoulder", "left_shoulder", "mid_hip", "right_hip", "left_hip")]
+PELVIS = INDEX["mid_hip"]
 TORSO_LENGTH_M = 0.48  # neck to mid-hip of Anny's average body
 # A person's facing starts run through the torso stage only; then the best goes on alone
 # (docs/decisions.md, "Fit settings").
@@ -57,7 +58,7 @@ class FitSettings:
     direction_weight: float = 1.0
     learning_rate: float = 0.04
     # The joint stage of two fighters (bridge.fitting.pair): steps and weights of its terms.
-    pair_steps: int = 60
+    pair_steps: int = 120
     pair_learning_rate: float = 0.01
     penetration_weight: float = 500.0  # docs/decisions.md, "Fit settings"
     grip_weight: float = 100.0
@@ -79,6 +80,12 @@ class FitSettings:
     joint_limit_weight: float = 0.0
     # Both fighters on one floor in the joint stage (bridge.fitting.floor); 0: off.
     floor_weight: float = 1.0
+    # Two fighters: steps that resize person 1 after it moved to where the two touch (so the photo
+    # stays), and the weight per m^2 that holds both pelvises' depths from there (against the
+    # keypoints' loss of weight 1; the joint stage multiplies both by pair_keypoint_weight;
+    # docs/decisions.md, "The pair's placement").
+    resize_steps: int = 40
+    depth_hold_weight: float = 100.0
 
 
 @dataclass
@@ -305,7 +312,8 @@ def fit_people(
         pair_steps = settings.start_pair_steps if pair is not None and len(people) == 2 else 0
     # Depth hypotheses only from scratch: a start from the artist's edits keeps the depths they set.
     hypothesis_steps = sum(REFIT_STEPS) if settings.hypotheses > 1 and start is None else 0
-    total = sum(s[0] for s in stages) + pair_steps + hypothesis_steps
+    resize_steps = settings.resize_steps if pair_steps and start is None else 0
+    total = sum(s[0] for s in stages) + pair_steps + hypothesis_steps + resize_steps
     done = 0
 
     def run(params, tgt, steps, only, point_weight, prior_weight, robust_scale, extra=None, lr=settings.learning_rate,
@@ -368,16 +376,27 @@ def fit_people(
         return fits
 
     if pair_steps:
-        # Two fighters fitted apart often overlap in depth. First only their placements and sizes
-        # move (a body further along the camera's rays and larger in proportion shows the same in
-        # the photo), then every parameter, gently, for what that cannot resolve (an arm through
-        # the other's body); the keypoints weigh more than in the separate fit, so the bodies
-        # come apart without leaving the photo.
+        # Two fighters fitted apart stand at depths their size prior gave each. Person 1 first
+        # moves along the camera's rays to the middle of where the two touch (pair.depth_ratio)
+        # and is resized there so the photo stays (a body further along the rays and larger in
+        # proportion shows the same); both pelvises' depths are then held, loosely, through the
+        # joint stage: placements and sizes first, then every parameter, gently, for what that
+        # cannot resolve (an arm through the other's body); the keypoints weigh more than in the
+        # separate fit, so the bodies come apart without leaving the photo. Held loosely: held
+        # tightly (3-10x), the pair kept 5-7 cm of overlap (docs/decisions.md, "The pair's
+        # placement"). A fit from the artist's pose keeps the placement they set.
         separate = results()
         terms = dataclasses.replace(pair(separate), refresh_steps=CLOSEST_REFRESH_STEPS)
-        with torch.no_grad():  # scaling about the camera's centre: the body's centre moves, its size follows below
-            centre = separate[1].output.vertices[0].mean(0)
-            chosen.transl[1] += (terms.depth_ratio - 1.0) * centre
+        ratio = terms.depth_ratio if start is None else 1.0
+        with torch.no_grad():
+            held = torch.stack([f.output.keypoints[0, PELVIS, 2] for f in separate])
+            held[1] *= ratio
+            # Scaling about the camera's centre: the body moves here, its size follows below.
+            chosen.transl[1] += (ratio - 1.0) * separate[1].output.keypoints[0, PELVIS]
+        depth_hold = lambda keypoints: settings.depth_hold_weight * (keypoints[:, PELVIS, 2] - held) ** 2  # noqa: E731
+        if resize_steps:
+            run(chosen, chosen_targets, resize_steps, ["transl", "shape_logit"], chosen_targets.weight, *final,
+                row_extra=depth_hold)
         joint = lambda out: terms.loss(out, settings)  # noqa: E731
         floor_params = []
         if settings.floor_weight > 0:
@@ -388,7 +407,8 @@ def fit_people(
         placement_steps = pair_steps // 2
         for names, steps in ((["transl", "shape_logit"], placement_steps), (None, pair_steps - placement_steps)):
             run(chosen, chosen_targets, steps, names, chosen_targets.weight, *final, extra=joint,
-                lr=settings.pair_learning_rate, data_weight=settings.pair_keypoint_weight, extra_params=floor_params)
+                lr=settings.pair_learning_rate, data_weight=settings.pair_keypoint_weight, extra_params=floor_params,
+                row_extra=depth_hold)
     return results()
 
 
