@@ -232,8 +232,9 @@ def _fit_one_photo(photo, _second, body, K, opts: ReconstructOptions, seconds, w
     with _timed(seconds, "fit"):
         def pair(separate):
             standing = [fit.output.vertices[0].numpy() for fit in separate]
-            return pair_terms(standing, targets, faces, K, photo.width, photo.height, opts.grips,
-                              [f.mask for f in fighters], photo.rgb)
+            # A fit from the artist's edits keeps the placement (fit_people): no contact search.
+            masks = None if opts.start else [f.mask for f in fighters]
+            return pair_terms(standing, targets, faces, K, photo.width, photo.height, opts.grips, masks, photo.rgb)
 
         if opts.start:
             fits = _refit(body, fighters, K, max(photo.width, photo.height), opts, reporter, should_stop, pair)
