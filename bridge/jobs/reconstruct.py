@@ -92,10 +92,10 @@ def _camera(photo, focal_35mm, warnings):
 
 # How far two fitted bodies may pass into each other before the artist is told (issue 4's figure).
 OVERLAP_WARNING_M = 0.01
-# The check tries at most this many doubtful vertices per body (spread evenly; about 0.5 s): a
+# The check tries at most this many doubtful vertices per body (spread evenly; about 0.3 s): a
 # pass deeper than the warning's centimetre spans many vertices and still shows, and a warm Fit
 # does not wait seconds on bodies deep in each other (docs/decisions.md, "Warm bridge").
-OVERLAP_CHECK_POINTS = 60
+OVERLAP_CHECK_POINTS = 30
 
 
 def still_overlapping(fits, faces) -> list[str]:
