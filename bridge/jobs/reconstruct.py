@@ -181,14 +181,19 @@ def reconstruct(photo_path, out_dir, people: int = 1, reporter: Reporter | None 
 class _Loading:
     """The body model (and the fit settings, which import torch), loaded on a daemon thread: on a
     cold start torch's import and the model's build overlap detection instead of preceding it
-    (a daemon, so Ctrl+C is not held up by it). model() waits for it and raises its error."""
+    (a daemon, so Ctrl+C is not held up by it). model() waits for it and raises its error. A
+    body from the user's files (SMPL-X) is loaded here, at once: a wrong folder is reported
+    before any detection runs."""
 
     def __init__(self, opts: ReconstructOptions):
         self.opts = opts
-        self.began = time.perf_counter()
         self.done = threading.Event()
         self.body = self.error = None
-        threading.Thread(target=self._load, daemon=True, name="body-model").start()
+        if opts.body_name == "anny" and not any(v is not None for v in opts.body_options.values()):
+            threading.Thread(target=self._load, daemon=True, name="body-model").start()
+        else:
+            self._load()
+            self.model()
 
     def _load(self) -> None:
         try:
