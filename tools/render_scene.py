@@ -359,11 +359,9 @@ def _emission(bpy, name, value):
 
 def _tatami(bpy):
     """Green and yellow-green tatami: 2 x 1 m mats (a brick texture) with thin dark seams."""
-    material = bpy.data.materials.new("tatami")
-    material.use_nodes = True
+    material = _principled(bpy, "tatami", (0.5, 0.5, 0.5), 0.75)  # its colour comes from the texture below
     nodes, links = material.node_tree.nodes, material.node_tree.links
     bsdf = nodes["Principled BSDF"]
-    bsdf.inputs["Roughness"].default_value = 0.75
     coords = nodes.new("ShaderNodeTexCoord")
     brick = nodes.new("ShaderNodeTexBrick")
     brick.inputs["Color1"].default_value = (*_srgb_to_linear((0.42, 0.62, 0.22)), 1.0)
@@ -617,11 +615,9 @@ def _quad(bpy, name, centre, right, width, height, material):
 def _crowd(bpy, scale, seed):
     """Spectators seen from afar: random-coloured cells (shirts, faces, hair) darkened in
     places, a Voronoi texture whose per-cell colour is random."""
-    material = bpy.data.materials.new("crowd")
-    material.use_nodes = True
+    material = _principled(bpy, "crowd", (0.5, 0.5, 0.5), 0.9)  # its colour comes from the texture below
     nodes, links = material.node_tree.nodes, material.node_tree.links
     bsdf = nodes["Principled BSDF"]
-    bsdf.inputs["Roughness"].default_value = 0.9
     coords = nodes.new("ShaderNodeTexCoord")
     mapping = nodes.new("ShaderNodeMapping")
     mapping.inputs["Location"].default_value = (seed % 97 * 1.7, seed % 89 * 2.3, 0.0)

@@ -54,13 +54,6 @@ def anny_cache_dir() -> Path:
     return Path(os.environ.get("ANNY_CACHE_DIR") or Path(sys.prefix) / "share" / "golden-score" / "anny-cache")
 
 
-def apply_linear_blendshape(template, blendshapes, coeffs):
-    """anny.skinning.skinning.apply_linear_blendshape (imported with anny, which is imported late)."""
-    from anny.skinning.skinning import apply_linear_blendshape as apply
-
-    return apply(template, blendshapes, coeffs)
-
-
 def _quiet_import_anny():
     """Import anny with warp's banner kept off stdout (stdout carries JSON events)."""
     with contextlib.redirect_stdout(io.StringIO()):
@@ -162,8 +155,10 @@ class AnnyBody:
 
     def _rest_bone_poses(self, coeffs: torch.Tensor) -> torch.Tensor:
         """Anny's rest bone frames for blendshape coefficients: its get_rest_model ("cached" bone
-        orientation) without the rest vertices, which the keypoints do not need (a quarter of a
-        fit step went to them)."""
+        orientation) without the rest vertices, which the keypoints do not need
+        (docs/decisions.md, "Warm bridge")."""
+        from anny.skinning.skinning import apply_linear_blendshape  # anny is imported with the model
+
         model = self.model
         if model.bone_orientation != "cached":
             return model.get_rest_model(coeffs)["rest_bone_poses"]

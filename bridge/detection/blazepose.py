@@ -20,14 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..keypoints import mapping_matrix
+from ..keypoints import CONFIDENT, mapping_matrix
 
 LM_SIZE = 256
 LM_COUNT = 39  # 33 landmarks + 6 auxiliary
 ROI_SCALE = 1.25
 ROI_TARGET_ANGLE = math.pi / 2  # mediapipe: rotation_vector_target_angle_degrees 90
 POSE_PRESENCE_MIN = 0.5
-CONFIDENT = 0.3
 LANDMARK_MODEL = "pose_landmark_full.tflite"
 # The cue's weight in the fit (PersonTarget.points3d_weight) for keypoints from a file: lighter
 # than the detector's, since exact 2D needs less of MediaPipe's poor 3D (docs/decisions.md,

@@ -73,9 +73,8 @@ class FitSettings:
     # Depth hypotheses refitted and ranked per person after the separate fit (0: none;
     # bridge.fitting.hypotheses).
     hypotheses: int = 8
-    # Hips and shoulders past their published ranges of motion (losses.joint_limit_loss); 0: off.
-    # Off: at 1.0 every figure was identical (the fits never pass these ranges) for 1-2 s more
-    # per two fighters (docs/decisions.md, "Depth from one photo"); the ranking of hypotheses
+    # Hips and shoulders past their published ranges of motion (losses.joint_limit_loss); 0: off,
+    # as it changed no fit (docs/decisions.md, "Depth from one photo"); the ranking of hypotheses
     # uses the same limits (hypotheses.JOINT_LIMIT_WEIGHT).
     joint_limit_weight: float = 0.0
     # Both fighters on one floor in the joint stage (bridge.fitting.floor); 0: off.
@@ -382,9 +381,9 @@ def fit_people(
         # proportion shows the same); both pelvises' depths are then held, loosely, through the
         # joint stage: placements and sizes first, then every parameter, gently, for what that
         # cannot resolve (an arm through the other's body); the keypoints weigh more than in the
-        # separate fit, so the bodies come apart without leaving the photo. Held loosely: held
-        # tightly (3-10x), the pair kept 5-7 cm of overlap (docs/decisions.md, "The pair's
-        # placement"). A fit from the artist's pose keeps the placement they set.
+        # separate fit, so the bodies come apart without leaving the photo. Held loosely, so the
+        # bodies can still part (docs/decisions.md, "The pair's placement"). A fit from the
+        # artist's pose keeps the placement they set.
         separate = results()
         terms = dataclasses.replace(pair(separate), refresh_steps=CLOSEST_REFRESH_STEPS)
         ratio = terms.depth_ratio if start is None else 1.0
@@ -418,15 +417,14 @@ def _hypotheses(body, people, chosen: _Starts, settings: FitSettings, row_losses
     with torch.no_grad():
         shape, pose = chosen.assemble()
         fitted = body.posed_keypoints(shape, pose, chosen.transl).numpy()
-    rows, owner, skeletons, labels = [], [], [], []
+    owner, skeletons, labels = [], [], []  # owner[r]: whose hypothesis row r is (and which row it starts from)
     for index, person in enumerate(people):
         for choice in candidate_choices(fitted[index], person.points3d, person.confidence, settings.hypotheses,
                                         person.points3d_weight):
-            rows.append(index)
             owner.append(index)
             skeletons.append(flipped_skeleton(fitted[index], choice))
             labels.append(describe(choice))
-    starts, targets = chosen.take(rows), _Targets(people, owner)
+    starts, targets = chosen.take(owner), _Targets(people, owner)
     wanted = limb_direction_targets(np.stack(skeletons))
     limb_weight = torch.minimum(targets.weight[:, targets.limb_a], targets.weight[:, targets.limb_b])
     pull = lambda keypoints: HYPOTHESIS_WEIGHT * limb_direction_loss(  # noqa: E731

@@ -198,14 +198,10 @@ def depth_ratio(vertices: list[np.ndarray], faces: np.ndarray | None = None, K: 
 
     Why: two fighters in a photo of a throw touch, and their bodies fitted apart get their depths
     from a size prior, off by up to a fifth each. Where the fitted bodies touch is a range (their
-    limbs' depths are off too, so at the true placement they pass through each other); its middle
-    was 5% off the true ratio on average on eight scenes, where no move was 10% off and the least
-    penetration (this function's earlier rule, which pushes the two apart to the edge of the
-    range) 17% off, always the wrong way. The whole range's ends, not the run around the most
-    contact nor a weighted mean, were the least sensitive to how contact is counted. Where the
-    photo's colours say who is in front (photo_front), the range is cut to the ratios that leave
-    that fighter nearer: pixel order 0.48 -> 0.79 on the six judo scenes (docs/decisions.md,
-    "The pair's placement")."""
+    limbs' depths are off too, so at the true placement they pass through each other), and its
+    middle is the estimate least thrown by that. Where the photo's colours say who is in front
+    (photo_front), the range is cut to the ratios that leave that fighter nearer. What was
+    measured and tried: docs/decisions.md, "The pair's placement"."""
     touching = np.flatnonzero(contact_counts(vertices))
     if len(touching) == 0:
         return 1.0

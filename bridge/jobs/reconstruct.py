@@ -137,7 +137,7 @@ def reconstruct(photo_path, out_dir, people: int = 1, reporter: Reporter | None 
     K, focal = _camera(photo, opts.focal_35mm, warnings)
     fit_in = _fit_two_photos if second is not None else _fit_one_photo
     fighters, fits, shifts, extra = fit_in(photo, second, body, K, opts, seconds, warnings, reporter, should_stop)
-    body = body.model()
+    body = body.model()  # fit_in waited for it already
 
     from .assemble import fighter_arrays
     from .result_folder import write_scene
@@ -179,8 +179,8 @@ def reconstruct(photo_path, out_dir, people: int = 1, reporter: Reporter | None 
 
 
 class _Loading:
-    """The body model (and the fit settings, which import torch), loaded on a daemon thread: on a
-    cold start torch's import and the model's build overlap detection instead of preceding it
+    """The body model, loaded on a daemon thread: on a cold start torch's import and the
+    model's build overlap detection instead of preceding it
     (a daemon, so Ctrl+C is not held up by it). model() waits for it and raises its error. A
     body from the user's files (SMPL-X) is loaded here, at once: a wrong folder is reported
     before any detection runs."""
@@ -200,8 +200,6 @@ class _Loading:
             from ..body import load_body_model
 
             self.body = load_body_model(self.opts.body_name, **self.opts.body_options)
-            if self.opts.settings is None:
-                self.opts.settings = _default_fit_settings()
         except BaseException as exc:  # noqa: BLE001 - handed to the job's thread by model()
             self.error = exc
         finally:
@@ -215,6 +213,15 @@ class _Loading:
         return self.body
 
 
+def _ready(loading: _Loading, opts: ReconstructOptions, seconds: dict[str, float]):
+    """The body model once loaded, and the default fit settings where none were given (both
+    import torch, so not before detection)."""
+    body = loading.model(seconds)
+    if opts.settings is None:
+        opts.settings = _default_fit_settings()
+    return body
+
+
 def _shifted(hypotheses, shift):
     """The ranked hypotheses moved with their fighter (uke placed beside tori from a second photo)."""
     return [dataclasses.replace(h, transl=h.transl + shift) for h in hypotheses]
@@ -226,7 +233,7 @@ def _fit_one_photo(photo, _second, body, K, opts: ReconstructOptions, seconds, w
         fighters, found_warnings = find_fighters(photo, opts.people, opts.keypoints_file, opts.hints, reporter,
                                                  known_masks=opts.known_masks)
         warnings += found_warnings
-    body = body.model(seconds)  # torch is imported now (the body model's thread): the fitting stack after it
+    body = _ready(body, opts, seconds)  # torch is imported now (the body model's thread): the fitting stack after it
     import torch
 
     from ..fitting.fit import fit_people
@@ -260,7 +267,7 @@ def _fit_two_photos(photo, second, body, K, opts: ReconstructOptions, seconds, w
         uke, uke_warnings = find_fighters(second, 1, None, None, reporter)
         warnings += found_warnings + uke_warnings
     fighters = [Fighter(tori[0].role, tori[0].target, None), Fighter("uke", uke[0].target, None)]
-    body = body.model(seconds)
+    body = _ready(body, opts, seconds)
     import torch
 
     from ..fitting.fit import fit_people

@@ -145,7 +145,8 @@ def _scene_mesh(fighters: dict[str, dict], world_from_camera: np.ndarray) -> "tr
 
 
 def _write_npz(path: Path, arrays: dict) -> None:
-    """np.savez_compressed's file (np.load reads it) at deflate level 1: 8% larger, twice as fast."""
+    """np.savez_compressed's file (np.load reads it) at deflate level 1, the fastest (docs/decisions.md,
+    "Warm bridge")."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for key, value in arrays.items():
             with archive.open(key + ".npy", "w", force_zip64=True) as member:
