@@ -64,6 +64,12 @@ def test_keypoints_from_the_bones_alone_are_the_meshs_keypoints(body):
     transl = torch.tensor([[0.0, 0.1, 3.5], [0.5, -0.2, 4.0], [-1.0, 0.3, 6.0]])
     moved = body.posed_keypoints(shape, pose, transl).detach() - from_bones.detach()
     assert torch.allclose(moved, transl[:, None, :].expand_as(moved), atol=1e-4)  # float32 at 6 m: 5e-7
+    # The joint stage of two poses a few vertices alone: the same as the mesh's, same keypoints.
+    index = torch.tensor([0, 17, 5000, 13000])
+    sample = body.forward_sample(shape, pose, transl, index)
+    whole = body.forward(shape, pose, transl)
+    assert (sample.vertices - whole.vertices[:, index]).abs().max() < 1e-4
+    assert (sample.keypoints - whole.keypoints).abs().max() < 5e-4
     mesh_grads = torch.autograd.grad(from_mesh.square().sum(), (shape, pose))
     bone_grads = torch.autograd.grad(from_bones.square().sum(), (shape, pose))
     for a, b in zip(mesh_grads, bone_grads):

@@ -10,7 +10,7 @@ from bridge.geometry.camera import intrinsics
 from bridge.geometry.penetration import interpenetration_m
 from bridge.detection.roles import guess_roles
 from bridge.keypoints import INDEX, PersonTarget
-from bridge.fitting.pair import overlap_front, penetration_loss
+from bridge.fitting.pair import PairTerms, contact_sample, overlap_front, penetration_loss
 from bridge.fitting.placement import place_in_contact
 from bridge.geometry.raster import silhouette_mask
 from bridge.jobs.reconstruct import still_overlapping
@@ -40,6 +40,33 @@ def test_penetration_term_pushes_overlapping_bodies_apart(body):
         loss.backward()
         optimizer.step()
     depth = interpenetration_m(a.numpy(), (b_rest + shift.detach()).numpy(), faces.numpy())
+    assert depth < 0.01, f"still {1000 * depth:.0f} mm inside each other"
+
+
+def test_thinned_contact_term_posing_only_what_it_needs_pushes_bodies_apart(body):
+    """The fit's joint stage tests a tenth of each body's vertices and poses only those and the
+    ones they meet: the whole meshes must still come apart."""
+    shape = body.default_shape(2)
+    pose = torch.zeros(2, len(body.bone_names), 3)
+    pose[:, 0] = body.base_orientation()
+    transl = torch.tensor([[0.0, 0.1, 3.0], [0.2, 0.1, 3.05]], requires_grad=True)  # deep overlap
+    queries = contact_sample(body)
+    assert 0.05 < len(queries) / body.faces.max().item() < 0.4
+    terms = PairTerms(body.faces, refresh_steps=4, queries=queries)
+    settings = SimpleNamespace(penetration_weight=500.0, grip_weight=0.0)
+    whole = lambda: body.forward(shape, pose, transl.detach()).vertices.numpy()  # noqa: E731
+    assert interpenetration_m(*whole(), body.faces.numpy()) > 0.05
+    optimizer = torch.optim.Adam([transl], lr=0.01)
+    for _ in range(150):
+        if terms.due():
+            with torch.no_grad():
+                terms.find(body.forward(shape, pose, transl))
+        assert len(terms.index) < 0.6 * body.faces.max().item()  # far fewer posed than the mesh holds
+        optimizer.zero_grad()
+        loss = terms.loss(body.forward_sample(shape, pose, transl, terms.index), settings)
+        loss.backward()
+        optimizer.step()
+    depth = interpenetration_m(*whole(), body.faces.numpy())
     assert depth < 0.01, f"still {1000 * depth:.0f} mm inside each other"
 
 

@@ -79,6 +79,13 @@ class BodyModel(Protocol):
         coordinates); transl (B, 3) the root's position in camera coordinates."""
         ...
 
+    def forward_sample(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor,
+                       index: torch.Tensor) -> BodyOutput:
+        """forward(...) with only the vertices `index` (B, n, 3), as fast as the body allows: the
+        joint stage of two fighters poses a thinned copy of each surface and the other body's
+        nearest vertices to it (bridge.fitting.pair)."""
+        ...
+
     def keypoints_of(self, vertices: torch.Tensor) -> torch.Tensor:
         """BODY_25 keypoints (B, 25, 3) of posed vertices (B, V, 3)."""
         ...

@@ -89,6 +89,7 @@ class AnnyBody:
         self.parts = PARTS
         self.hinges = self._hinges()
         self._rest_memo = (None, None)  # posed_keypoints' last fixed shape and its rest model
+        self._sample_memo = (None, None)  # forward_sample's last vertex subset and its rest data
 
     @classmethod
     @functools.lru_cache(maxsize=1)
@@ -130,6 +131,31 @@ class AnnyBody:
         bone_poses = out["bone_poses"].clone()
         bone_poses[..., :3, 3] += transl[:, None, :]
         return BodyOutput(vertices=vertices, keypoints=self.keypoints_of(vertices), bone_poses=bone_poses)
+
+    def forward_sample(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor,
+                       index: torch.Tensor) -> BodyOutput:
+        """forward's output with the vertices `index` only: the same skinning (Anny's dense linear
+        blend) of those vertices' rest positions, and the keypoints from the bones."""
+        from anny.skinning.skinning import dense_linear_blend_skinning  # anny is imported with the model
+
+        template, blendshapes, weights = self._sample_rest(index)
+        coeffs, rest_bone_poses = self._rest(shape)
+        transforms, bone_poses = self.model.get_bone_transforms(self._deltas(pose), rest_bone_poses)
+        rest = template + torch.einsum("bc,cvd->bvd", coeffs, blendshapes)
+        vertices = dense_linear_blend_skinning(rest, weights, transforms) + transl[:, None, :]
+        bone_poses = bone_poses.clone()
+        bone_poses[..., :3, 3] += transl[:, None, :]
+        return BodyOutput(vertices=vertices, keypoints=self.keypoint_skinning.keypoints(coeffs, transforms, transl),
+                          bone_poses=bone_poses)
+
+    def _sample_rest(self, index: torch.Tensor):
+        """The template, blendshapes and skin weights of the vertices `index` (the last subset is kept)."""
+        key = index.numpy().tobytes()
+        if self._sample_memo[0] != key:
+            model = self.model
+            self._sample_memo = (key, (model.template_vertices[index], model.blendshapes[:, index].contiguous(),
+                                       model.dense_vertex_bone_weights[index]))
+        return self._sample_memo[1]
 
     def posed_keypoints(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor) -> torch.Tensor:
         """forward's keypoints, from the bones alone (bridge.body.keypoint_skinning): the same

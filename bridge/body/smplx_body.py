@@ -184,6 +184,12 @@ class SmplxBody:
             + offset[:, None]
         return BodyOutput(vertices=vertices, keypoints=self.keypoints_of(vertices), bone_poses=bone_poses)
 
+    def forward_sample(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor,
+                       index: torch.Tensor) -> BodyOutput:
+        """SMPL-X's pose correctives need the whole mesh: forward, then the vertices `index`."""
+        out = self.forward(shape, pose, transl)
+        return BodyOutput(vertices=out.vertices[:, index], keypoints=out.keypoints, bone_poses=out.bone_poses)
+
     def posed_keypoints(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor) -> torch.Tensor:
         """SMPL-X's pose correctives move vertices with the pose itself, so no shortcut here."""
         return self.forward(shape, pose, transl).keypoints

@@ -32,7 +32,7 @@ from .floor import FloorTerm, estimate_floor
 from .hypotheses import (BACKWARD_KNEE_WEIGHT, HYPOTHESIS_WEIGHT, JOINT_LIMIT_WEIGHT, REFIT_STEPS, Hypothesis,
                          backward_knees, candidate_choices, describe, flipped_skeleton, limb_direction_targets)
 from .losses import joint_limit_excess, joint_limit_loss, limb_direction_loss, robust_reprojection
-from .pair import CLOSEST_REFRESH_STEPS
+from .pair import CLOSEST_REFRESH_STEPS, contact_sample
 
 TORSO_POINTS = [INDEX[n] for n in ("neck", "right_shoulder", "left_shoulder", "mid_hip", "right_hip", "left_hip")]
 PELVIS = INDEX["mid_hip"]
@@ -280,12 +280,16 @@ def fit_people(
     targets = _Targets(people, owner)
     K_t = torch.as_tensor(K, dtype=torch.float32)
 
-    def row_losses(params, tgt, point_weight, prior_weight, robust_scale, mesh=False, row_extra=None):
+    def row_losses(params, tgt, point_weight, prior_weight, robust_scale, mesh=False, row_extra=None, sample=None):
         """Per-row loss; the posed mesh too (else None) where mesh is asked for: only the joint
-        stage and the results need it, and the keypoint stages run 2-3x faster without."""
+        stage and the results need it, and the keypoint stages run 2-3x faster without. With
+        `sample` (vertex indices), the mesh holds those vertices only (the joint stage's)."""
         sigma = robust_scale * image_size
         shape, pose = params.assemble()
-        out = body.forward(shape, pose, params.transl) if mesh else None
+        out = None
+        if mesh:
+            out = (body.forward(shape, pose, params.transl) if sample is None
+                   else body.forward_sample(shape, pose, params.transl, sample))
         keypoints = out.keypoints if mesh else body.posed_keypoints(shape, pose, params.transl)
         pixels = project(K_t, keypoints)
         per_row = tgt.loss(keypoints, pixels, point_weight, sigma, settings.direction_weight)
@@ -316,7 +320,7 @@ def fit_people(
     done = 0
 
     def run(params, tgt, steps, only, point_weight, prior_weight, robust_scale, extra=None, lr=settings.learning_rate,
-            data_weight=1.0, row_extra=None, extra_params=()):
+            data_weight=1.0, row_extra=None, extra_params=(), sample=None):
         nonlocal done
         names = only or _Starts.NAMES
         for name in _Starts.NAMES:  # what does not move needs no gradient (and a fixed shape is computed once)
@@ -327,7 +331,7 @@ def fit_people(
         for _ in range(steps):
             optimizer.zero_grad()
             per_row, out, _ = row_losses(params, tgt, point_weight, prior_weight, robust_scale, mesh=extra is not None,
-                                         row_extra=row_extra)
+                                         row_extra=row_extra, sample=None if sample is None else sample())
             loss = data_weight * per_row.sum()
             if extra is not None:
                 loss = loss + extra(out)
@@ -385,7 +389,17 @@ def fit_people(
         # bodies can still part (docs/decisions.md, "The pair's placement"). A fit from the
         # artist's pose keeps the placement they set.
         separate = results()
-        terms = dataclasses.replace(pair(separate), refresh_steps=CLOSEST_REFRESH_STEPS)
+        # The contact terms test a thinned copy of each surface against the other's whole one, and
+        # each step poses only the vertices they need (pair.PairTerms).
+        terms = dataclasses.replace(pair(separate), refresh_steps=CLOSEST_REFRESH_STEPS, queries=contact_sample(body))
+
+        def contact_vertices():
+            if terms.due():  # the pairs are found on the whole meshes
+                with torch.no_grad():
+                    shape, pose = chosen.assemble()
+                    terms.find(body.forward(shape, pose, chosen.transl))
+            return terms.index
+
         ratio = terms.depth_ratio if start is None else 1.0
         with torch.no_grad():
             held = torch.stack([f.output.keypoints[0, PELVIS, 2] for f in separate])
@@ -407,7 +421,7 @@ def fit_people(
         for names, steps in ((["transl", "shape_logit"], placement_steps), (None, pair_steps - placement_steps)):
             run(chosen, chosen_targets, steps, names, chosen_targets.weight, *final, extra=joint,
                 lr=settings.pair_learning_rate, data_weight=settings.pair_keypoint_weight, extra_params=floor_params,
-                row_extra=depth_hold)
+                row_extra=depth_hold, sample=contact_vertices)
     return results()
 
 

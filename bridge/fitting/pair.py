@@ -2,13 +2,16 @@
 keep a gripping hand on the other's body, and which of them the photo shows in front.
 
 Penetration is tested per vertex against the other body's nearest vertex and normal (one k-d
-tree query a step; the benchmark measures with winding numbers, bridge.geometry.penetration).
+tree query a step; the benchmark measures with winding numbers, bridge.geometry.penetration). The
+fit tests about a tenth of each body's vertices, spread evenly (contact_sample), and poses only
+those and the ones they meet.
 Front and back are read where the two silhouettes overlap: which fighter's colours the photo
 shows there, else which body is nearer. What was measured and left out: docs/decisions.md,
 "The joint stage of two fighters".
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +19,7 @@ import torch
 
 from ..geometry.camera import project
 from ..geometry.penetration import vertex_normals
+from ..geometry.surface_sample import even_sample
 from ..geometry.raster import silhouette_mask
 from ..imaging.colours import colour_vote, fighter_colour_models
 from ..keypoints import CONFIDENT, INDEX
@@ -31,6 +35,24 @@ PHOTO_DECIDES = 0.15  # the least |photo_front_margin| that overrules the bodies
 # itself); between, the bodies move a few millimetres and the same pairs hold. Resolving the
 # contact of an artist's pose refreshes every step: with 4 it left 14 mm of overlap, not 10.
 CLOSEST_REFRESH_STEPS = 4
+
+
+# The joint stage tests about one vertex of each body per cube of this side (contact_sample)
+# against the other's whole surface.
+CONTACT_CELL_M = 0.03
+# Tested that thinly, each tested vertex keeps this far out of the other body: the untested ones
+# between may lie a little deeper.
+THINNED_MARGIN_M = 0.005
+
+
+@functools.lru_cache(maxsize=2)
+def contact_sample(body) -> np.ndarray:
+    """The vertices of the body the joint stage tests against the other: spread evenly over its
+    surface at rest, each cube's kept per bone that moves it most (bridge.geometry.surface_sample)."""
+    shape = body.default_shape()
+    with torch.no_grad():
+        rest = body.forward(shape, torch.zeros(1, len(body.bone_names), 3), torch.zeros(1, 3)).vertices[0].numpy()
+    return even_sample(rest, CONTACT_CELL_M, body.rest_skeleton(shape[0])["skin_weights"].argmax(1))
 
 
 @dataclass
@@ -61,12 +83,12 @@ def closest_surface(vertices_a: torch.Tensor, vertices_b: torch.Tensor, faces: t
 
 
 def penetration_loss(vertices_a: torch.Tensor, vertices_b: torch.Tensor, faces: torch.Tensor,
-                     closest: Closest | None = None) -> torch.Tensor:
-    """Sum of squared depths of a's vertices behind b's surface (a's vertices near b only), with
-    the pairs of `closest` when given (closest_surface)."""
+                     closest: Closest | None = None, margin: float = 0.0) -> torch.Tensor:
+    """Sum of squared depths of a's vertices behind b's surface, or less than `margin` in front of
+    it (a's vertices near b only), with the pairs of `closest` when given (closest_surface)."""
     closest = closest or closest_surface(vertices_a, vertices_b, faces)
     behind = ((vertices_a[closest.vertices] - vertices_b[closest.nearest]) * closest.normals).sum(-1)
-    return (torch.relu(-behind) ** 2).sum()
+    return (torch.relu(margin - behind) ** 2).sum()
 
 
 def overlap_front(vertices: list[np.ndarray], faces: np.ndarray, K: np.ndarray, width: int, height: int,
@@ -123,32 +145,66 @@ def depth_in_region(vertices: np.ndarray, K: np.ndarray, region: np.ndarray) -> 
 @dataclass
 class PairTerms:
     """The joint stage's terms for two fighters (index 0 and 1); `grips` pairs (person, wrist
-    keypoint index) whose hand holds the other fighter."""
+    keypoint index) whose hand holds the other fighter.
+
+    With `queries` (vertex indices, contact_sample's), only those vertices of each body are
+    tested against the other's whole surface, and the loss needs only them and the other's
+    vertices they meet: `find(full posed output)` pairs them anew and sets `index`, the vertices
+    the next outputs must hold (BodyModel.forward_sample). Each tested vertex then weighs as
+    many of the mesh's as it stands for. Without, the loss takes whole meshes and pairs their
+    vertices itself."""
 
     faces: torch.Tensor
     grips: list[tuple[int, int]] = field(default_factory=list)
     depth_ratio: float = 1.0  # person 1 moved this much further along the camera's rays first
 
     refresh_steps: int = 1  # how often the vertex pairs of the penetration term are found anew
+    queries: np.ndarray | None = None
+    index: torch.Tensor | None = None
     steps: int = 0
     closest: list[Closest] = field(default_factory=list)
+    grip_nearest: list[int] = field(default_factory=list)  # per grip, the gripped vertex of the other
+
+    def due(self) -> bool:
+        """Whether the vertex pairs are found anew before this step."""
+        return self.steps % self.refresh_steps == 0
+
+    def find(self, out) -> None:
+        """Pair each body's tested vertices with the other's nearest, and each gripping hand with
+        the vertex it holds, on whole posed meshes (no gradient needed)."""
+        vertices, keypoints = out.vertices.detach(), out.keypoints.detach()
+        queries = np.arange(vertices.shape[1]) if self.queries is None else self.queries
+        closest = [closest_surface(vertices[a][queries], vertices[1 - a], self.faces) for a in (0, 1)]
+        grips = [int(torch.argmin(((vertices[1 - person] - keypoints[person, wrist]) ** 2).sum(-1)))
+                 for person, wrist in self.grips]
+        if self.queries is None:
+            self.closest, self.grip_nearest = closest, grips
+            return
+        # Positions in the vertices the next outputs hold: the tested ones, and those they meet.
+        needed = np.unique(np.concatenate([queries, *(c.nearest.numpy() for c in closest), grips]).astype(np.int64))
+        at = lambda full: torch.as_tensor(np.searchsorted(needed, full))  # noqa: E731
+        self.closest = [Closest(at(queries[c.vertices.numpy()]), at(c.nearest.numpy()), c.normals) for c in closest]
+        self.grip_nearest = at(np.asarray(grips, np.int64)).tolist()
+        self.index = torch.as_tensor(needed)
 
     def loss(self, out, settings) -> torch.Tensor:
         vertices = out.vertices
-        if self.steps % self.refresh_steps == 0:
-            self.closest = [closest_surface(vertices[0], vertices[1], self.faces),
-                            closest_surface(vertices[1], vertices[0], self.faces)]
+        if self.queries is None and self.due():
+            self.find(out)
         self.steps += 1
-        total = settings.penetration_weight * (penetration_loss(vertices[0], vertices[1], self.faces, self.closest[0])
-                                               + penetration_loss(vertices[1], vertices[0], self.faces, self.closest[1]))
-        for person, wrist in self.grips:
-            other = vertices[1 - person]
-            hand = out.keypoints[person, wrist]
-            with torch.no_grad():
-                nearest = int(torch.argmin(((other - hand) ** 2).sum(-1)))
-            reach = (hand - other[nearest]).norm()
+        weight, margin = (1.0, 0.0) if self.queries is None else (self.mesh_vertices / len(self.queries),
+                                                                  THINNED_MARGIN_M)
+        total = settings.penetration_weight * weight * (
+            penetration_loss(vertices[0], vertices[1], self.faces, self.closest[0], margin)
+            + penetration_loss(vertices[1], vertices[0], self.faces, self.closest[1], margin))
+        for (person, wrist), nearest in zip(self.grips, self.grip_nearest):
+            reach = (out.keypoints[person, wrist] - vertices[1 - person, nearest]).norm()
             total = total + settings.grip_weight * torch.relu(reach - GRIP_REACH_M) ** 2
         return total
+
+    @property
+    def mesh_vertices(self) -> int:
+        return int(self.faces.max()) + 1
 
 
 def pair_terms(vertices: list[np.ndarray], people, faces: np.ndarray, K: np.ndarray, width: int, height: int,
