@@ -70,6 +70,16 @@ def test_given_people_are_the_only_people_and_the_most_prominent_are_kept():
     assert chosen == [big] and roles == ["tori"] and "holds 2 people" in warnings[0]
 
 
+def test_two_given_people_are_named_in_the_files_order():
+    """The add-on writes tori's keypoints first: a Fit must not rename the fighters by size."""
+    tori, uke = _person(100, "file", given=True, score=1.0), _person(300, "file", given=True, score=5.0)
+    chosen, roles, warnings = choose(_request(count=2, keypoints_file="k.json"), [Stub("file", [tori, uke])])
+    assert chosen == [tori, uke] and roles == ["tori", "uke"] and not warnings
+    third = _person(500, "file", given=True, score=0.5)  # a third, smaller person is left out
+    chosen, roles, warnings = choose(_request(count=2, keypoints_file="k.json"), [Stub("file", [third, tori, uke])])
+    assert chosen == [tori, uke] and roles == ["tori", "uke"] and "holds 3 people" in warnings[0]
+
+
 def _mask_around(person, shape=(600, 1000)):
     mask = np.zeros(shape, bool)
     x0, y0 = np.floor(person.points.min(0)).astype(int) - 40

@@ -40,7 +40,9 @@ def choose(request: Request, sources: list[Source] | None = None) -> tuple[list[
 
 def _given(request: Request, people: list[Candidate]):
     """People given in a file: assigned to the artist's rectangles, else the largest and most
-    central (their score)."""
+    central (their score), named in the file's order: the first tori, the second uke, as the
+    add-on writes its keypoints (a Fit that renamed them by size refitted each fighter to the
+    other's keypoints)."""
     warnings, path, count = [], request.keypoints_file, request.count
     roles = request.ruled_roles()
     if roles:
@@ -51,7 +53,7 @@ def _given(request: Request, people: list[Candidate]):
                               "Draw the rectangle around that fighter, or leave it out.")
         picked = list(chosen)
     else:
-        picked = sorted(range(len(people)), key=lambda index: -people[index].score)[:2][:count]
+        picked = sorted(sorted(range(len(people)), key=lambda index: -people[index].score)[:2][:count])
         if len(people) > count:
             warnings.append(f"{path} holds {len(people)} people; the {count} largest and most central were kept.")
     return [people[i] for i in picked], roles or list(ROLES[:len(picked)]), warnings

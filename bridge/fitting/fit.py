@@ -346,6 +346,16 @@ def fit_people(
                 raise BridgeError("cancelled", "The fit was cancelled.", "")
 
     final = (settings.pose_prior[-1], settings.robust_scale[-1])
+    start_hold = None
+    if start is not None:
+        # The keypoints barely decide how far along the camera's rays a fighter stands: that is
+        # the pair's placement (the joint stage's, or the artist's), so a fit from the artist's
+        # pose holds each pelvis at its depth, as the joint stage does, instead of letting it
+        # drift back towards where its size alone would put it.
+        with torch.no_grad():
+            start_shape, start_pose = starts.assemble()
+            start_depth = body.posed_keypoints(start_shape, start_pose, starts.transl)[:, PELVIS, 2].clone()
+        start_hold = lambda keypoints: settings.depth_hold_weight * (keypoints[:, PELVIS, 2] - start_depth) ** 2  # noqa: E731
     for stage, (steps, only, torso_only, prior_weight, robust_scale) in enumerate(stages):
         if stage == PRUNE_AFTER_STAGES and start is None:  # each person's best start goes on alone
             with torch.no_grad():
@@ -355,7 +365,7 @@ def fit_people(
             starts, owner = starts.take(best), list(range(len(people)))
             targets = _Targets(people, owner)
         run(starts, targets, steps, only, targets.torso_weight if torso_only else targets.weight, prior_weight,
-            robust_scale)
+            robust_scale, row_extra=start_hold)
     chosen, chosen_targets = starts, targets
     ranked = [[] for _ in people]
     if hypothesis_steps:
