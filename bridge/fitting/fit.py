@@ -259,6 +259,7 @@ def fit_people(
     should_stop: Callable[[], bool] | None = None,
     pair=None,
     start: list | None = None,
+    fixed: list[int] | None = None,
 ) -> list[FitResult]:
     """Fit each person's shape, pose and placement to its BODY_25 keypoints (pixels) in camera K,
     all in one batch. For two people, `pair` turns their separate fits into the joint stage's
@@ -266,7 +267,9 @@ def fit_people(
 
     `start` (one per person: shape, pose, transl) fits from those parameters instead of from
     scratch: one stage of settings.start_steps at the last stage's weights, and
-    settings.start_pair_steps joint steps; without it the fit is the staged one, unchanged."""
+    settings.start_pair_steps joint steps; without it the fit is the staged one, unchanged.
+    `fixed` (with `start`): the people who stay as they start, the others fitted around them: the
+    fighter a one-fighter Fit does not refit still keeps the other out of its body."""
     # The fit's tensors are small: a second OpenMP thread gains little on an idle CPU and, when
     # anything else runs (Blender, a render), its spin-waiting made steps 20x slower (measured
     # 14 ms against 267 ms a step for two bodies on the 2-core machine).
@@ -279,6 +282,13 @@ def fit_people(
         starts, owner = _initial_starts(body, people, K)
     targets = _Targets(people, owner)
     K_t = torch.as_tensor(K, dtype=torch.float32)
+    if fixed:
+        if start is None:
+            raise ValueError("fixed people need a start")
+        moving = torch.ones(len(people))
+        moving[list(fixed)] = 0.0
+        for name in _Starts.NAMES:  # no gradient, so Adam leaves them exactly where they start
+            getattr(starts, name).register_hook(lambda grad: grad * moving.view(-1, *[1] * (grad.dim() - 1)))
 
     def row_losses(params, tgt, point_weight, prior_weight, robust_scale, mesh=False, row_extra=None, sample=None):
         """Per-row loss; the posed mesh too (else None) where mesh is asked for: only the joint
@@ -428,7 +438,9 @@ def fit_people(
             joint = lambda out: (terms.loss(out, settings)  # noqa: E731
                                  + settings.floor_weight * floor.loss(out.keypoints))
         placement_steps = pair_steps // 2
-        for names, steps in ((["transl", "shape_logit"], placement_steps), (None, pair_steps - placement_steps)):
+        # From the artist's pose the build stays, as in its keypoint stage: placement, then pose.
+        placing, posing = (["transl", "shape_logit"], None) if start is None else (["transl"], _Starts.POSE)
+        for names, steps in ((placing, placement_steps), (posing, pair_steps - placement_steps)):
             run(chosen, chosen_targets, steps, names, chosen_targets.weight, *final, extra=joint,
                 lr=settings.pair_learning_rate, data_weight=settings.pair_keypoint_weight, extra_params=floor_params,
                 row_extra=depth_hold, sample=contact_vertices)

@@ -302,10 +302,18 @@ def _refit(body, fighters, K, image_size, opts: ReconstructOptions, reporter, sh
     fits = [None] * len(fighters)
     if changed:
         starts = [opts.start.get(fighters[i].role) for i in changed]
-        together = pair if len(changed) == 2 else None
-        fitted = fit_people(body, [fighters[i].target for i in changed], K, image_size, opts.settings,
-                            reporter.progress, should_stop, pair=together,
-                            start=None if any(s is None for s in starts) else starts)
+        kept = [i for i in range(len(fighters)) if i not in changed]
+        if len(changed) == 1 and len(kept) == 1 and starts[0] is not None:
+            # One fighter refitted beside the other, which stays as it is but still keeps the
+            # refitted one out of its body (the joint stage with the other fixed).
+            fitted = fit_people(body, [f.target for f in fighters], K, image_size, opts.settings, reporter.progress,
+                                should_stop, pair=pair, start=[opts.start[f.role] for f in fighters], fixed=kept)
+            changed = list(range(len(fighters)))
+        else:
+            together = pair if len(changed) == 2 else None
+            fitted = fit_people(body, [fighters[i].target for i in changed], K, image_size, opts.settings,
+                                reporter.progress, should_stop, pair=together,
+                                start=None if any(s is None for s in starts) else starts)
         for i, fit in zip(changed, fitted):
             fits[i] = fit
     K_t = torch.as_tensor(K, dtype=torch.float32)
