@@ -98,51 +98,87 @@ def model_path(name: str = LANDMARK_MODEL, folder: str = "pose_landmark") -> Pat
     raise FileNotFoundError(f"{name} not found in {modules}")
 
 
-@functools.lru_cache(maxsize=1)
-def _landmarker():
-    """The landmark model's interpreter and its input / world / flag output indices."""
+def interpreter(path: Path, threads: int = 1):
+    """An ai-edge-litert interpreter for a .tflite file, its tensors allocated."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(model_path()), num_threads=1)
-    interpreter.allocate_tensors()
+    loaded = Interpreter(model_path=str(path), num_threads=threads)
+    loaded.allocate_tensors()
+    return loaded
+
+
+def compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a after b (both 2x3 affine)."""
+    return (np.vstack([a, [0, 0, 1]]) @ np.vstack([b, [0, 0, 1]]))[:2]
+
+
+class Pyramid:
+    """An image and its halvings, so crops far below full size are sampled without aliasing."""
+
+    def __init__(self, image: np.ndarray):
+        self.levels = [image]
+
+    def pick(self, scale: float) -> tuple[np.ndarray, float]:
+        """(level image, its size relative to the original) for a warp of `scale` (< 1: smaller)."""
+        import cv2
+
+        level = 0
+        while scale * (2 ** (level + 1)) <= 1.0 and min(self.levels[level].shape[:2]) > 32:
+            level += 1
+            if level >= len(self.levels):
+                self.levels.append(cv2.pyrDown(self.levels[-1]))
+        image = self.levels[level]
+        return image, image.shape[1] / self.levels[0].shape[1]
+
+
+def landmark_crop(pyramid: Pyramid, roi: Roi) -> np.ndarray:
+    """The landmark model's input: the rotated square `roi` of the pyramid's image, LM_SIZE
+    pixels a side, in [0, 1]."""
+    import cv2
+
+    source, factor = pyramid.pick(LM_SIZE / max(roi.size, 1e-6))
+    to_crop = compose(_invert_affine(roi.crop_to_image(LM_SIZE)), np.array([[1 / factor, 0, 0], [0, 1 / factor, 0]]))
+    crop = cv2.warpAffine(source, _to_index(to_crop), (LM_SIZE, LM_SIZE), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    return (crop.astype(np.float32) / 255.0)[None]
+
+
+def world_in_image_axes(world: np.ndarray, angle: float) -> np.ndarray:
+    """The model's world landmarks (crop-aligned axes) turned back to the image's axes."""
+    c, s = math.cos(angle), math.sin(angle)
+    world = world.copy()
+    world[:, :2] = world[:, :2] @ np.array([[c, -s], [s, c]]).T
+    return world
+
+
+@functools.lru_cache(maxsize=1)
+def _landmarker():
+    """The landmark model's interpreter and its input / world / flag output indices."""
+    interpreter_ = interpreter(model_path())
     outputs = {}
-    for detail in interpreter.get_output_details():
+    for detail in interpreter_.get_output_details():
         size = int(np.prod(detail["shape"]))
         if size == LM_COUNT * 3:
             outputs["world"] = detail["index"]
         elif size == 1:
             outputs["flag"] = detail["index"]
-    return interpreter, interpreter.get_input_details()[0]["index"], outputs
+    return interpreter_, interpreter_.get_input_details()[0]["index"], outputs
 
 
 def world_landmarks(rgb: np.ndarray, points: np.ndarray, confidence: np.ndarray) -> np.ndarray | None:
     """BODY_25 points3d (metres, hip-centred, camera-aligned axes, as the detector's) from the
     landmark model on the crop around the given keypoints, or None when the model sees no pose
     there (or cannot run)."""
-    import cv2
-
     try:
-        interpreter, input_index, outputs = _landmarker()
+        landmarker, input_index, outputs = _landmarker()
     except (ImportError, FileNotFoundError, ValueError, RuntimeError):
         return None
     roi = roi_from_keypoints(points, confidence)
-    crop_to_image = roi.crop_to_image(LM_SIZE)
-    image = np.ascontiguousarray(rgb[..., :3])
-    shrink = LM_SIZE / max(roi.size, 1e-6)
-    while shrink <= 0.5 and min(image.shape[:2]) > 64:  # sample far-down crops without aliasing
-        image = cv2.pyrDown(image)
-        shrink *= 2.0
-    factor = image.shape[1] / rgb.shape[1]
-    level_from_crop = crop_to_image * factor
-    crop = cv2.warpAffine(image, _to_index(_invert_affine(level_from_crop)), (LM_SIZE, LM_SIZE),
-                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    interpreter.set_tensor(input_index, (crop.astype(np.float32) / 255.0)[None])
-    interpreter.invoke()
-    flag = float(interpreter.get_tensor(outputs["flag"]).ravel()[0])
-    if flag < POSE_PRESENCE_MIN:
+    landmarker.set_tensor(input_index, landmark_crop(Pyramid(np.ascontiguousarray(rgb[..., :3])), roi))
+    landmarker.invoke()
+    if float(landmarker.get_tensor(outputs["flag"]).ravel()[0]) < POSE_PRESENCE_MIN:
         return None
-    world = interpreter.get_tensor(outputs["world"]).reshape(LM_COUNT, 3)[:33].astype(np.float64)
-    c, s = math.cos(roi.angle), math.sin(roi.angle)
-    world[:, :2] = world[:, :2] @ np.array([[c, -s], [s, c]]).T  # the crop's axes back to the image's
+    world = landmarker.get_tensor(outputs["world"]).reshape(LM_COUNT, 3)[:33].astype(np.float64)
+    world = world_in_image_axes(world, roi.angle)
     return mapping_matrix("blazepose33") @ world

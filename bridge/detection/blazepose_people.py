@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from ..keypoints import CONFIDENT, map_keypoints
-from .blazepose import (LANDMARK_MODEL, LM_COUNT, LM_SIZE, POSE_PRESENCE_MIN, ROI_SCALE, ROI_TARGET_ANGLE, Roi,
-                        _invert_affine, _normalize_angle, _to_index, model_path)
+from .blazepose import (LANDMARK_MODEL, LM_COUNT, LM_SIZE, POSE_PRESENCE_MIN, ROI_SCALE, ROI_TARGET_ANGLE, Pyramid, Roi,
+                        _invert_affine, _normalize_angle, _to_index, compose, interpreter, landmark_crop, model_path,
+                        world_in_image_axes)
 
 # ---------------------------------------------------------------------------------------------
 # Constants from mediapipe's graphs (mediapipe 0.10.x modules/pose_detection, pose_landmark).
@@ -100,13 +100,6 @@ class Person:
 # ---------------------------------------------------------------------------------------------
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.clip(x, -80, 80)))
-
-
-def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a after b (both 2x3)."""
-    a3 = np.vstack([a, [0, 0, 1]])
-    b3 = np.vstack([b, [0, 0, 1]])
-    return (a3 @ b3)[:2]
 
 
 def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -204,42 +197,14 @@ def _merge_candidates(dets: list[Detection], tolerance: float = 0.2) -> list[Det
 
 
 # ---------------------------------------------------------------------------------------------
-# Model loading
-# ---------------------------------------------------------------------------------------------
-def _interpreter(path, threads: int):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from ai_edge_litert.interpreter import Interpreter
-    it = Interpreter(model_path=str(path), num_threads=threads)
-    it.allocate_tensors()
-    return it
-
-
-class _Pyramid:
-    """An image and its halvings, so crops far below full size are sampled without aliasing."""
-
-    def __init__(self, image: np.ndarray):
-        self.levels = [image]
-
-    def pick(self, scale: float) -> tuple[np.ndarray, float]:
-        """(level image, its size relative to the original) for a warp of `scale` (< 1: smaller)."""
-        level = 0
-        while scale * (2 ** (level + 1)) <= 1.0 and min(self.levels[level].shape[:2]) > 32:
-            level += 1
-            if level >= len(self.levels):
-                self.levels.append(cv2.pyrDown(self.levels[-1]))
-        img = self.levels[level]
-        return img, img.shape[1] / self.levels[0].shape[1]
-
-
-# ---------------------------------------------------------------------------------------------
 # The models
 # ---------------------------------------------------------------------------------------------
 class BlazePose:
     """The two models, loaded once (detector())."""
 
     def __init__(self, threads: int = 1):
-        self.detector = _interpreter(model_path("pose_detection.tflite", "pose_detection"), threads)
-        self.landmarker = _interpreter(model_path(LANDMARK_MODEL, "pose_landmark"), threads)
+        self.detector = interpreter(model_path("pose_detection.tflite", "pose_detection"), threads)
+        self.landmarker = interpreter(model_path(LANDMARK_MODEL, "pose_landmark"), threads)
         self.anchors = _anchors()
         self._det_in = self.detector.get_input_details()[0]["index"]
         self._det_out = {}
@@ -270,7 +235,7 @@ class BlazePose:
 
     # ----------------------------------------------------------------- detector
     def detect_raw(self, image: np.ndarray, region=None, quarter_turns: int = 0,
-                   min_score: float = DET_MIN_SCORE, pyramid: _Pyramid | None = None,
+                   min_score: float = DET_MIN_SCORE, pyramid: Pyramid | None = None,
                    source: str = "") -> list[Detection]:
         """The pose detector on `region` (x0, y0, w, h; the whole image by default) letterboxed
         to 224 with black, turned by `quarter_turns` x 90 degrees clockwise; detections in image
@@ -286,10 +251,10 @@ class BlazePose:
             c, si = math.cos(a), math.sin(a)
             cx = DET_SIZE / 2
             rot = np.array([[c, -si, cx - c * cx + si * cx], [si, c, cx - si * cx - c * cx]])
-            img_to_t = _compose(rot, img_to_t)
-        pyramid = pyramid or _Pyramid(image)
+            img_to_t = compose(rot, img_to_t)
+        pyramid = pyramid or Pyramid(image)
         src, f = pyramid.pick(s)
-        m = _compose(img_to_t, np.array([[1 / f, 0, 0], [0, 1 / f, 0]]))
+        m = compose(img_to_t, np.array([[1 / f, 0, 0], [0, 1 / f, 0]]))
         tensor = cv2.warpAffine(src, _to_index(m), (DET_SIZE, DET_SIZE), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
         x = tensor.astype(np.float32)[None] / 127.5 - 1.0
@@ -317,12 +282,12 @@ class BlazePose:
         return out
 
     def detect_candidates(self, image: np.ndarray, turns=(0, 1, 2, 3), tiles: bool | None = None,
-                          pyramid: _Pyramid | None = None, prefix: str = "",
+                          pyramid: Pyramid | None = None, prefix: str = "",
                           want: int = 2, tolerance: float = 0.2) -> list[Detection]:
         """Candidates from the whole photo at the given quarter turns, plus tiles when `tiles` is
         True, or (None) when fewer than `want` plausible people were found or all are small
         relative to the photo. Duplicates merged, best first."""
-        pyramid = pyramid or _Pyramid(image)
+        pyramid = pyramid or Pyramid(image)
         h, w = image.shape[:2]
         dets = []
         for q in turns:
@@ -361,20 +326,14 @@ class BlazePose:
         return tiles[:25]
 
     # ----------------------------------------------------------------- landmarks
-    def landmarks_for_roi(self, image: np.ndarray, roi: Roi, pyramid: _Pyramid | None = None,
+    def landmarks_for_roi(self, image: np.ndarray, roi: Roi, pyramid: Pyramid | None = None,
                           with_mask: bool = True, source: str = "roi") -> Person:
         """The landmark model on the rotated square `roi` of `image` (RGB uint8). Returns a
         Person whatever the pose presence (check `pose_presence` >= 0.5). Use
         blazepose.roi_from_keypoints builds a ROI from keypoints a caller has."""
         h, w = image.shape[:2]
         crop_to_img = roi.crop_to_image(LM_SIZE)
-        img_to_crop = _invert_affine(crop_to_img)
-        pyramid = pyramid or _Pyramid(image)
-        src, f = pyramid.pick(LM_SIZE / max(roi.size, 1e-6))
-        m = _compose(img_to_crop, np.array([[1 / f, 0, 0], [0, 1 / f, 0]]))
-        crop = cv2.warpAffine(src, _to_index(m), (LM_SIZE, LM_SIZE), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
-        self.landmarker.set_tensor(self._lm_in, (crop.astype(np.float32) / 255.0)[None])
+        self.landmarker.set_tensor(self._lm_in, landmark_crop(pyramid or Pyramid(image), roi))
         self.landmarker.invoke()
         raw = self.landmarker.get_tensor(self._lm_out["landmarks"]).reshape(LM_COUNT, 5)
         flag = float(self.landmarker.get_tensor(self._lm_out["flag"]).ravel()[0])
@@ -387,8 +346,7 @@ class BlazePose:
         z = raw[:33, 2].astype(np.float64) / LM_SIZE * roi.size
         vis = _sigmoid(raw[:33, 3].astype(np.float64))
         pres = _sigmoid(raw[:33, 4].astype(np.float64))
-        c, s = math.cos(roi.angle), math.sin(roi.angle)
-        world[:, :2] = world[:, :2] @ np.array([[c, -s], [s, c]]).T
+        world = world_in_image_axes(world, roi.angle)
 
         mask = None
         if with_mask:
@@ -426,7 +384,7 @@ class BlazePose:
         max_passes = max_passes if max_passes is not None else max_people + 1
         work = image
         for pass_index in range(max_passes):
-            pyramid = _Pyramid(work)
+            pyramid = Pyramid(work)
             prefix = f"masked{pass_index}:" if pass_index else ""
             cands = self.detect_candidates(work, pyramid=pyramid, prefix=prefix,
                                            want=max_people - len(found), tolerance=0.05,

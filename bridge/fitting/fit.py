@@ -364,8 +364,8 @@ def fit_people(
         # drift back towards where its size alone would put it.
         with torch.no_grad():
             start_shape, start_pose = starts.assemble()
-            start_depth = body.posed_keypoints(start_shape, start_pose, starts.transl)[:, PELVIS, 2].clone()
-        start_hold = lambda keypoints: settings.depth_hold_weight * (keypoints[:, PELVIS, 2] - start_depth) ** 2  # noqa: E731
+            start_hold = _depth_hold(body.posed_keypoints(start_shape, start_pose, starts.transl)[:, PELVIS, 2],
+                                     settings.depth_hold_weight)
     for stage, (steps, only, torso_only, prior_weight, robust_scale) in enumerate(stages):
         if stage == PRUNE_AFTER_STAGES and start is None:  # each person's best start goes on alone
             with torch.no_grad():
@@ -405,9 +405,8 @@ def fit_people(
         # proportion shows the same); both pelvises' depths are then held, loosely, through the
         # joint stage: placements and sizes first, then every parameter, gently, for what that
         # cannot resolve (an arm through the other's body); the keypoints weigh more than in the
-        # separate fit, so the bodies come apart without leaving the photo. Held loosely, so the
-        # bodies can still part (docs/decisions.md, "The pair's placement"). A fit from the
-        # artist's pose keeps the placement they set.
+        # separate fit, so the bodies come apart without leaving the photo (docs/decisions.md,
+        # "The pair's placement"). A fit from the artist's pose keeps the placement they set.
         separate = results()
         # The contact terms test a thinned copy of each surface against the other's whole one, and
         # each step poses only the vertices they need (pair.PairTerms).
@@ -426,7 +425,7 @@ def fit_people(
             held[1] *= ratio
             # Scaling about the camera's centre: the body moves here, its size follows below.
             chosen.transl[1] += (ratio - 1.0) * separate[1].output.keypoints[0, PELVIS]
-        depth_hold = lambda keypoints: settings.depth_hold_weight * (keypoints[:, PELVIS, 2] - held) ** 2  # noqa: E731
+        depth_hold = _depth_hold(held, settings.depth_hold_weight)
         if resize_steps:
             run(chosen, chosen_targets, resize_steps, ["transl", "shape_logit"], chosen_targets.weight, *final,
                 row_extra=depth_hold)
@@ -445,6 +444,12 @@ def fit_people(
                 lr=settings.pair_learning_rate, data_weight=settings.pair_keypoint_weight, extra_params=floor_params,
                 row_extra=depth_hold, sample=contact_vertices)
     return results()
+
+
+def _depth_hold(depths: torch.Tensor, weight: float):
+    """A per-row loss holding each person's pelvis at `depths` along the camera's axis."""
+    held = depths.detach().clone()
+    return lambda keypoints: weight * (keypoints[:, PELVIS, 2] - held) ** 2
 
 
 def _hypotheses(body, people, chosen: _Starts, settings: FitSettings, row_losses, run, final):

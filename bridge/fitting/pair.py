@@ -161,6 +161,7 @@ class PairTerms:
     refresh_steps: int = 1  # how often the vertex pairs of the penetration term are found anew
     queries: np.ndarray | None = None
     index: torch.Tensor | None = None
+    vertex_weight: float = 1.0  # how many of the mesh's vertices each tested one stands for
     steps: int = 0
     closest: list[Closest] = field(default_factory=list)
     grip_nearest: list[int] = field(default_factory=list)  # per grip, the gripped vertex of the other
@@ -173,14 +174,16 @@ class PairTerms:
         """Pair each body's tested vertices with the other's nearest, and each gripping hand with
         the vertex it holds, on whole posed meshes (no gradient needed)."""
         vertices, keypoints = out.vertices.detach(), out.keypoints.detach()
-        queries = np.arange(vertices.shape[1]) if self.queries is None else self.queries
-        closest = [closest_surface(vertices[a][queries], vertices[1 - a], self.faces) for a in (0, 1)]
+        tested = vertices if self.queries is None else vertices[:, self.queries]
+        closest = [closest_surface(tested[a], vertices[1 - a], self.faces) for a in (0, 1)]
         grips = [int(torch.argmin(((vertices[1 - person] - keypoints[person, wrist]) ** 2).sum(-1)))
                  for person, wrist in self.grips]
         if self.queries is None:
             self.closest, self.grip_nearest = closest, grips
             return
         # Positions in the vertices the next outputs hold: the tested ones, and those they meet.
+        queries = self.queries
+        self.vertex_weight = vertices.shape[1] / len(queries)
         needed = np.unique(np.concatenate([queries, *(c.nearest.numpy() for c in closest), grips]).astype(np.int64))
         at = lambda full: torch.as_tensor(np.searchsorted(needed, full))  # noqa: E731
         self.closest = [Closest(at(queries[c.vertices.numpy()]), at(c.nearest.numpy()), c.normals) for c in closest]
@@ -192,19 +195,14 @@ class PairTerms:
         if self.queries is None and self.due():
             self.find(out)
         self.steps += 1
-        weight, margin = (1.0, 0.0) if self.queries is None else (self.mesh_vertices / len(self.queries),
-                                                                  THINNED_MARGIN_M)
-        total = settings.penetration_weight * weight * (
+        margin = 0.0 if self.queries is None else THINNED_MARGIN_M
+        total = settings.penetration_weight * self.vertex_weight * (
             penetration_loss(vertices[0], vertices[1], self.faces, self.closest[0], margin)
             + penetration_loss(vertices[1], vertices[0], self.faces, self.closest[1], margin))
         for (person, wrist), nearest in zip(self.grips, self.grip_nearest):
             reach = (out.keypoints[person, wrist] - vertices[1 - person, nearest]).norm()
             total = total + settings.grip_weight * torch.relu(reach - GRIP_REACH_M) ** 2
         return total
-
-    @property
-    def mesh_vertices(self) -> int:
-        return int(self.faces.max()) + 1
 
 
 def pair_terms(vertices: list[np.ndarray], people, faces: np.ndarray, K: np.ndarray, width: int, height: int,
