@@ -11,6 +11,7 @@ import functools
 import io
 import os
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +55,25 @@ def anny_cache_dir() -> Path:
     return Path(os.environ.get("ANNY_CACHE_DIR") or Path(sys.prefix) / "share" / "golden-score" / "anny-cache")
 
 
+def _quiet():
+    """stdout (which carries JSON events) kept free of what anny and warp print while loading.
+    On the main thread only: sys.stdout is the whole process's, and a loading thread that swapped
+    it (jobs.reconstruct loads the body beside detection) swallowed the events the job wrote
+    meanwhile; off the main thread warp's own quiet setting does it."""
+    try:
+        import warp
+
+        warp.config.quiet = True
+    except ImportError:
+        pass
+    if threading.current_thread() is threading.main_thread():
+        return contextlib.redirect_stdout(io.StringIO())
+    return contextlib.nullcontext()
+
+
 def _quiet_import_anny():
     """Import anny with warp's banner kept off stdout (stdout carries JSON events)."""
-    with contextlib.redirect_stdout(io.StringIO()):
+    with _quiet():
         import anny
         import anny.paths
 
@@ -71,7 +88,7 @@ class AnnyBody:
     def __init__(self, dtype: torch.dtype = torch.float32):
         anny = _quiet_import_anny()
         self.version = anny.__version__
-        with contextlib.redirect_stdout(io.StringIO()):
+        with _quiet():
             # Dense skinning: a little faster than warp's on the CPU, and silent.
             self.model = anny.Anny(skinning_method="lbs").to(dtype)
             regressor = anny.KeypointsRegressor.coco(self.model)
