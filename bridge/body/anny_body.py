@@ -105,6 +105,9 @@ class AnnyBody:
         self.torso_bones = TORSO_BONES
         self.parts = PARTS
         self.hinges = self._hinges()
+        from .anny_phenotype import PhenotypeCoefficients  # imports anny, imported above
+
+        self._coefficients = PhenotypeCoefficients(self.model)  # Anny's, in fewer operations
         self._rest_memo = (None, None)  # posed_keypoints' last fixed shape and its rest model
         self._sample_memo = (None, None)  # forward_sample's last vertex subset and its rest data
 
@@ -188,9 +191,7 @@ class AnnyBody:
         key = None if shape.requires_grad else (tuple(shape.shape), shape.detach().numpy().tobytes())
         if key is not None and self._rest_memo[0] == key:
             return self._rest_memo[1]
-        model = self.model
-        _, phenotype, local_changes, facial = model.get_tensor_inputs(None, shape, None, None)
-        coeffs = model._get_phenotype_blendshape_coefficients(phenotype, local_changes, facial)
+        coeffs = self._coefficients(shape)
         rest = (coeffs, self._rest_bone_poses(coeffs))
         if key is not None:
             self._rest_memo = (key, rest)
