@@ -2,6 +2,7 @@
 placed touching the other, and the front one is the one the masks show."""
 from types import SimpleNamespace
 
+import cv2
 import numpy as np
 import roma
 import torch
@@ -12,7 +13,7 @@ from bridge.detection.roles import guess_roles
 from bridge.keypoints import INDEX, PersonTarget
 from bridge.fitting.pair import PairTerms, contact_sample, overlap_front, penetration_loss
 from bridge.fitting.placement import place_in_contact
-from bridge.geometry.raster import silhouette_mask
+from bridge.geometry.raster import covers, silhouette_mask
 from bridge.jobs.reconstruct import still_overlapping
 
 
@@ -140,3 +141,18 @@ def test_a_fighter_fitted_too_near_is_moved_back_to_where_the_two_touch(body):
     ratio = depth_ratio([a, b / 1.15])
     assert abs(np.log(ratio / 1.15)) < 0.04, ratio
     assert depth_ratio([a, b + np.array([3.0, 0.0, 0.0])]) == 1.0
+
+
+def test_a_wrist_on_the_other_fighter_is_found_without_drawing_its_silhouette(body):
+    # The grip test asks whether a few pixels lie on the other's silhouette (raster.covers): it must
+    # answer as the drawn silhouette does, except on the outline's own pixels.
+    K = intrinsics(256, 256)
+    faces = body.faces.numpy()
+    vertices = standing(body, 0.0, 3.0, yaw=0.5).numpy()
+    mask = silhouette_mask(K, vertices, faces, 256, 256).astype(bool)
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    outer = ~cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    rows, cols = np.mgrid[0:256:3, 0:256:3].reshape(2, -1)
+    answer = covers(K, vertices, faces, np.stack([cols, rows], 1) + 0.5)
+    assert answer[inner[rows, cols]].all() and not answer[outer[rows, cols]].any()
+    assert inner[rows, cols].sum() > 100  # the body is on the photo

@@ -20,7 +20,7 @@ import torch
 from ..geometry.camera import project
 from ..geometry.penetration import vertex_normals
 from ..geometry.surface_sample import even_sample
-from ..geometry.raster import silhouette_mask
+from ..geometry.raster import covers, silhouette_mask
 from ..imaging.colours import colour_vote, fighter_colour_models
 from ..keypoints import CONFIDENT, INDEX
 
@@ -215,12 +215,12 @@ def pair_terms(vertices: list[np.ndarray], people, faces: np.ndarray, K: np.ndar
     held = []
     if grips:
         for person, target in enumerate(people):
-            other = silhouette_mask(K, vertices[1 - person], faces, width, height)
-            for wrist in WRISTS:
-                x, y = target.points[wrist]
-                if (target.confidence[wrist] >= CONFIDENT and 0 <= x < width and 0 <= y < height
-                        and other[int(y), int(x)]):
-                    held.append((person, wrist))
+            wrists = [w for w in WRISTS if target.confidence[w] >= CONFIDENT
+                      and 0 <= target.points[w][0] < width and 0 <= target.points[w][1] < height]
+            # The centre of the wrist's pixel, as a silhouette mask of the other would be read there.
+            centres = np.floor([target.points[w] for w in wrists]) + 0.5
+            on_other = covers(K, vertices[1 - person], faces, centres) if wrists else []
+            held += [(person, w) for w, on in zip(wrists, on_other) if on]
     ratio = 1.0 if masks is None else depth_ratio(vertices, faces, K, width, height, masks, rgb)
     return PairTerms(torch.as_tensor(faces), held, ratio)
 

@@ -36,3 +36,20 @@ def _draw(K: np.ndarray, vertices: np.ndarray, faces: np.ndarray, width: int, he
     for tri in triangles[in_front]:
         cv2.fillConvexPoly(mask, tri, 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
     return mask
+
+
+def covers(K: np.ndarray, vertices: np.ndarray, faces: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N,) bool: whether the mesh's projection covers each point (pixels, (N, 2)), edges included.
+    silhouette_mask's answer at a few points without drawing the whole silhouette (a 512 px
+    mask is ~0.1 s of Python calls; this is a vectorised test against every triangle)."""
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    in_front = (vertices[faces][..., 2] > 1e-3).all(axis=1)
+    tri = project(K, vertices)[faces[in_front]]  # (F, 3, 2)
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    result = np.zeros(len(points), bool)
+    for n, p in enumerate(points):
+        edges = [(q1[:, 0] - q0[:, 0]) * (p[1] - q0[:, 1]) - (q1[:, 1] - q0[:, 1]) * (p[0] - q0[:, 0])
+                 for q0, q1 in ((a, b), (b, c), (c, a))]
+        signs = np.stack(edges)
+        result[n] = bool(((signs >= 0).all(0) | (signs <= 0).all(0)).any())
+    return result

@@ -223,7 +223,7 @@ def write_result(out_dir: Path, scene: dict, fighters: dict[str, dict], overlay_
         # The OBJ's text is Python work; the arrays' compression and the PNGs run meanwhile
         # (zlib and OpenCV release the GIL): a warm Fit writes in half the time.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            obj = pool.submit(mesh.export, file_type="obj", include_texture=False)
+            obj = pool.submit(mesh.export, file_type="obj", include_texture=False, include_normals=False)
             for role, arrays in fighters.items():
                 _write_npz(work / fighter_file(role), arrays)
             for role in written_masks:
