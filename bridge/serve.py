@@ -219,6 +219,14 @@ def _preload() -> None:
 
 def _preload_rest(began: float) -> None:
     try:
+        import torch
+
+        # One intra-op thread for the whole worker, set before any thread uses torch (each adopts
+        # it when it first does): the worker shares the CPU with Blender and with its own
+        # detection, and a second OpenMP thread's spin-waiting then made small tensor work up to
+        # 7x slower (writing a fitted fighter: 40 ms with one thread, 280 ms with two on a busy
+        # machine). bridge.fitting.fit sets the same for its own thread.
+        torch.set_num_threads(1)
         from .body import load_body_model
 
         load_body_model("anny")

@@ -32,7 +32,7 @@ from .floor import FloorTerm, estimate_floor
 from .hypotheses import (BACKWARD_KNEE_WEIGHT, HYPOTHESIS_WEIGHT, JOINT_LIMIT_WEIGHT, REFIT_STEPS, Hypothesis,
                          backward_knees, candidate_choices, describe, flipped_skeleton, limb_direction_targets)
 from .losses import joint_limit_excess, joint_limit_loss, limb_direction_loss, robust_reprojection
-from .pair import CLOSEST_REFRESH_STEPS, contact_sample
+from .pair import CLOSEST_REFRESH_STEPS, START_REFRESH_STEPS, contact_sample
 
 TORSO_POINTS = [INDEX[n] for n in ("neck", "right_shoulder", "left_shoulder", "mid_hip", "right_hip", "left_hip")]
 PELVIS = INDEX["mid_hip"]
@@ -58,7 +58,7 @@ class FitSettings:
     direction_weight: float = 1.0
     learning_rate: float = 0.04
     # The joint stage of two fighters (bridge.fitting.pair): steps and weights of its terms.
-    pair_steps: int = 120
+    pair_steps: int = 80  # docs/decisions.md, "Warm bridge" (120 cost 2.6 s and was no better)
     pair_learning_rate: float = 0.01
     penetration_weight: float = 500.0  # docs/decisions.md, "Fit settings"
     grip_weight: float = 100.0
@@ -410,7 +410,8 @@ def fit_people(
         separate = results()
         # The contact terms test a thinned copy of each surface against the other's whole one, and
         # each step poses only the vertices they need (pair.PairTerms).
-        terms = dataclasses.replace(pair(separate), refresh_steps=CLOSEST_REFRESH_STEPS, queries=contact_sample(body))
+        refresh = CLOSEST_REFRESH_STEPS if start is None else START_REFRESH_STEPS
+        terms = dataclasses.replace(pair(separate), refresh_steps=refresh, queries=contact_sample(body))
 
         def contact_vertices():
             if terms.due():  # the pairs are found on the whole meshes
