@@ -18,7 +18,6 @@ import shutil
 import tempfile
 import uuid
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,6 +143,23 @@ def _scene_mesh(fighters: dict[str, dict], world_from_camera: np.ndarray) -> "tr
     return scene
 
 
+def _obj_text(scene: "trimesh.Scene") -> str:
+    """The scene's meshes as one Wavefront OBJ: an object per fighter, vertices with their
+    fighter's colour (the extension most tools read), faces. Why not trimesh's OBJ export: it
+    formats row by row and took 0.24 s of a warm Fit's 2 s for two fighters; one format string
+    per block does the same in 0.07 s."""
+    parts, offset = ["# Golden Score\n"], 1
+    for role, mesh in scene.geometry.items():
+        colour = np.asarray(FIGHTER_COLOURS.get(role, (200, 200, 200, 255))[:3], np.float64) / 255.0
+        rows = np.hstack([np.asarray(mesh.vertices, np.float64), np.broadcast_to(colour, (len(mesh.vertices), 3))])
+        faces = np.asarray(mesh.faces, np.int64) + offset
+        parts.append(f"o {role}\n")
+        parts.append(("v %.8f %.8f %.8f %.8f %.8f %.8f\n" * len(rows)) % tuple(rows.ravel().tolist()))
+        parts.append(("f %d %d %d\n" * len(faces)) % tuple(faces.ravel().tolist()))
+        offset += len(rows)
+    return "".join(parts)
+
+
 def _write_npz(path: Path, arrays: dict) -> None:
     """np.savez_compressed's file (np.load reads it) at deflate level 1, the fastest (docs/decisions.md,
     "Warm bridge")."""
@@ -220,17 +236,13 @@ def write_result(out_dir: Path, scene: dict, fighters: dict[str, dict], overlay_
         (work / SCENE_JSON).write_text(json.dumps(record, indent=2, allow_nan=False))
         written_masks = [role for role, mask in (masks or {}).items() if mask is not None]
         mesh = _scene_mesh(fighters, np.asarray(scene["camera"]["world_from_camera"]))
-        # The OBJ's text is Python work; the arrays' compression and the PNGs run meanwhile
-        # (zlib and OpenCV release the GIL): a warm Fit writes in half the time.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            obj = pool.submit(mesh.export, file_type="obj", include_texture=False, include_normals=False)
-            for role, arrays in fighters.items():
-                _write_npz(work / fighter_file(role), arrays)
-            for role in written_masks:
-                write_image(work / mask_file(role), masks[role].astype(np.uint8) * 255)
-            (work / SCENE_GLB).write_bytes(mesh.export(file_type="glb"))
-            write_image(work / OVERLAY, cv2.cvtColor(overlay_rgb, cv2.COLOR_RGB2BGR))
-            (work / SCENE_OBJ).write_text(obj.result())
+        for role, arrays in fighters.items():
+            _write_npz(work / fighter_file(role), arrays)
+        for role in written_masks:
+            write_image(work / mask_file(role), masks[role].astype(np.uint8) * 255)
+        (work / SCENE_GLB).write_bytes(mesh.export(file_type="glb"))
+        write_image(work / OVERLAY, cv2.cvtColor(overlay_rgb, cv2.COLOR_RGB2BGR))
+        (work / SCENE_OBJ).write_text(_obj_text(mesh))
         _swap_in(work, out_dir)
     except (OSError, ValueError) as exc:
         shutil.rmtree(work, ignore_errors=True)
