@@ -4,6 +4,8 @@ between the photo's pixels and the detector's working size.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 
@@ -43,20 +45,24 @@ def isolate_pair(rgb, targets: list[PersonTarget], hints: list, photo, scale: fl
     """GrabCut masks for two fighters at the working scale, each with the other's limbs as
     background, the artist's rectangle and strokes where given; `known` masks (working scale,
     None where there is none) are kept as they are."""
-    masks = []
-    for index, target in enumerate(targets):
+    def cut(index: int) -> np.ndarray:
         if known is not None and known[index] is not None:
-            masks.append(known[index])
-            continue
-        hint = hints[index]
+            return known[index]
+        hint, target = hints[index], targets[index]
         other = targets[1 - index] if len(targets) == 2 else None
-        masks.append(grabcut_mask(
+        return grabcut_mask(
             rgb,
             rect=None if hint is None or hint.rect is None else np.asarray(hint.rect, float) * scale,
             keypoints=(target.points * scale, target.confidence),
             strokes=working_strokes(hint, photo, scale),
-            other=None if other is None else (other.points * scale, other.confidence)))
-    return masks
+            other=None if other is None else (other.points * scale, other.confidence))
+
+    if len(targets) < 2:
+        return [cut(i) for i in range(len(targets))]
+    # The two cuts side by side: OpenCV's GrabCut holds no interpreter lock, and each seeds its
+    # own thread's random generator (grabcut_mask), so the masks are those of one after the other.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="grabcut") as pool:
+        return list(pool.map(cut, range(len(targets))))
 
 
 # Rounds of re-detection, and how much less of a re-detection must lie inside the other fighter's
