@@ -70,6 +70,13 @@ def test_keypoints_from_the_bones_alone_are_the_meshs_keypoints(body):
     whole = body.forward(shape, pose, transl)
     assert (sample.vertices - whole.vertices[:, index]).abs().max() < 1e-4
     assert (sample.keypoints - whole.keypoints).abs().max() < 5e-4
+    # A stage that turns and moves the bodies only: the keypoints from the root's rotation alone.
+    root = (0.8 * torch.randn(3, 3, generator=generator)).requires_grad_()
+    turned = pose.detach().clone()
+    turned[:, 0] = root.detach()
+    rigid = body.rigid_keypoints(shape.detach(), pose.detach())(root, transl)
+    assert (rigid - body.posed_keypoints(shape.detach(), turned, transl)).abs().max() < 1e-4  # float32 at 6 m: 5e-7
+    assert torch.autograd.grad(rigid.sum(), root)[0].abs().max() > 0.1  # it turns the body
     mesh_grads = torch.autograd.grad(from_mesh.square().sum(), (shape, pose))
     bone_grads = torch.autograd.grad(from_bones.square().sum(), (shape, pose))
     for a, b in zip(mesh_grads, bone_grads):

@@ -185,6 +185,21 @@ class AnnyBody:
         transforms, _ = self.model.get_bone_transforms(self._deltas(pose), rest_bone_poses)
         return self.keypoint_skinning.keypoints(coeffs, transforms, transl)
 
+    def rigid_keypoints(self, shape: torch.Tensor, pose: torch.Tensor):
+        """posed_keypoints as a function of the root's rotation and the translation alone, the
+        other bones and the shape held as given: f(root (B, 3), transl (B, 3)) -> (B, 25, 3).
+        Anny's root bone sits at the origin and its 'local-ref' rotation turns the whole posed
+        body about it, so the keypoints are that rotation applied to the keypoints with the root
+        unturned (equal to float precision, tested): a fit stage that moves only the root and the
+        translation runs a dozen operations a step instead of the kinematic chain."""
+        with torch.no_grad():
+            unturned = pose.detach().clone()
+            unturned[:, 0] = 0.0
+            base = self.posed_keypoints(shape.detach(), unturned, torch.zeros(len(pose), 3, dtype=self.dtype))
+        shares = self.keypoint_skinning.row_sums[:, None]
+        return lambda root, transl: (base @ roma.rotvec_to_rotmat(root).transpose(-1, -2)
+                                     + shares * transl[:, None, :])
+
     def _rest(self, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The blendshape coefficients and rest bone frames of `shape`. A shape the fit does not
         move (no gradient: a stage that fits only the pose) is computed once, not every step."""

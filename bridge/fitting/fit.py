@@ -290,17 +290,25 @@ def fit_people(
         for name in _Starts.NAMES:  # no gradient, so Adam leaves them exactly where they start
             getattr(starts, name).register_hook(lambda grad: grad * moving.view(-1, *[1] * (grad.dim() - 1)))
 
-    def row_losses(params, tgt, point_weight, prior_weight, robust_scale, mesh=False, row_extra=None, sample=None):
+    def row_losses(params, tgt, point_weight, prior_weight, robust_scale, mesh=False, row_extra=None, sample=None,
+                   rigid=None):
         """Per-row loss; the posed mesh too (else None) where mesh is asked for: only the joint
         stage and the results need it, and the keypoint stages run 2-3x faster without. With
-        `sample` (vertex indices), the mesh holds those vertices only (the joint stage's)."""
+        `sample` (vertex indices), the mesh holds those vertices only (the joint stage's). With
+        `rigid` (the body's rigid_keypoints for these params), the keypoints come from the root's
+        rotation and the translation alone: a stage that moves nothing else."""
         sigma = robust_scale * image_size
         shape, pose = params.assemble()
         out = None
         if mesh:
             out = (body.forward(shape, pose, params.transl) if sample is None
                    else body.forward_sample(shape, pose, params.transl, sample))
-        keypoints = out.keypoints if mesh else body.posed_keypoints(shape, pose, params.transl)
+        if mesh:
+            keypoints = out.keypoints
+        elif rigid is not None:
+            keypoints = rigid(params.root, params.transl)
+        else:
+            keypoints = body.posed_keypoints(shape, pose, params.transl)
         pixels = project(K_t, keypoints)
         per_row = tgt.loss(keypoints, pixels, point_weight, sigma, settings.direction_weight)
         learned = body.learned_pose_prior  # VPoser where given, else L2 on the free bones
@@ -335,13 +343,17 @@ def fit_people(
         names = only or _Starts.NAMES
         for name in _Starts.NAMES:  # what does not move needs no gradient (and a fixed shape is computed once)
             getattr(params, name).requires_grad_(name in names)
+        rigid = None
+        if extra is None and set(names) <= {"root", "transl"} and hasattr(body, "rigid_keypoints"):
+            with torch.no_grad():
+                rigid = body.rigid_keypoints(*params.assemble())
         optimizer = torch.optim.Adam([getattr(params, n) for n in names] + list(extra_params), lr=lr)
         # Adam's steps jitter limbs by pixels at a fixed rate; anneal to settle each stage.
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=lr * 0.02)
         for _ in range(steps):
             optimizer.zero_grad()
             per_row, out, _ = row_losses(params, tgt, point_weight, prior_weight, robust_scale, mesh=extra is not None,
-                                         row_extra=row_extra, sample=None if sample is None else sample())
+                                         row_extra=row_extra, sample=None if sample is None else sample(), rigid=rigid)
             loss = data_weight * per_row.sum()
             if extra is not None:
                 loss = loss + extra(out)
