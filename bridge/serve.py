@@ -201,20 +201,21 @@ class Worker:
 
 def _preload() -> None:
     """What every job needs, loaded once. The detector here, on the main thread (it silences
-    native stderr, which two threads must not do at once); the rest on a daemon thread, so the
-    first job's detection runs while torch, the body model and the fitting stack load (a job
+    native stderr, which two threads must not do at once); the rest on a daemon thread started
+    first, so the first job's detection runs while torch, the body model and the fitting stack load (a job
     that needs the body waits for it: bridge.body.load_body_model's lock), and then what Fit
     needs first: the 3D cue's landmark model and the result writer. The renderer warms up once
     the worker has been idle for RENDERER_AFTER_IDLE_S after its first job (Worker.run), so its
     Python work does not compete with a job for the interpreter lock."""
     began = time.perf_counter()
+    # The body first: a cold Detect's fit waited for it when it started after the detector.
+    threading.Thread(target=_preload_rest, args=(began,), daemon=True, name="preload").start()
     try:
         from .detection.mediapipe_pose import _pose_estimator
 
         _pose_estimator()
     except Exception as exc:  # noqa: BLE001 - a job reports it properly when it needs the part
         print(f"preload failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-    threading.Thread(target=_preload_rest, args=(began,), daemon=True, name="preload").start()
 
 
 def _preload_rest(began: float) -> None:
