@@ -105,9 +105,12 @@ class AnnyBody:
         self.torso_bones = TORSO_BONES
         self.parts = PARTS
         self.hinges = self._hinges()
+        from .anny_kinematics import AnnyKinematics
         from .anny_phenotype import PhenotypeCoefficients  # imports anny, imported above
 
         self._coefficients = PhenotypeCoefficients(self.model)  # Anny's, in fewer operations
+        self.kinematics = AnnyKinematics(self.model)  # Anny's chain, in fewer operations
+        self._bottom_row = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=dtype)
         self._rest_memo = (None, None)  # posed_keypoints' last fixed shape and its rest model
         self._sample_memo = (None, None)  # forward_sample's last vertex subset and its rest data
 
@@ -160,12 +163,14 @@ class AnnyBody:
 
         template, blendshapes, weights = self._sample_rest(index)
         coeffs, rest_bone_poses = self._rest(shape)
-        transforms, bone_poses = self.model.get_bone_transforms(self._deltas(pose), rest_bone_poses)
+        (rotation, translation), posed = self.kinematics.transforms(roma.rotvec_to_rotmat(pose), rest_bone_poses)
         rest = template + torch.einsum("bc,cvd->bvd", coeffs, blendshapes)
+        transforms = torch.cat([rotation, translation[..., None]], -1)  # (B, J, 3, 4): skinning reads these rows
         vertices = dense_linear_blend_skinning(rest, weights, transforms) + transl[:, None, :]
-        bone_poses = bone_poses.clone()
-        bone_poses[..., :3, 3] += transl[:, None, :]
-        return BodyOutput(vertices=vertices, keypoints=self.keypoint_skinning.keypoints(coeffs, transforms, transl),
+        bone_poses = torch.cat([torch.cat([posed[0], (posed[1] + transl[:, None, :])[..., None]], -1),
+                                self._bottom_row.expand(*posed[0].shape[:2], 1, 4)], -2)
+        return BodyOutput(vertices=vertices,
+                          keypoints=self.keypoint_skinning.keypoints(coeffs, (rotation, translation), transl),
                           bone_poses=bone_poses)
 
     def _sample_rest(self, index: torch.Tensor):
@@ -180,9 +185,10 @@ class AnnyBody:
     def posed_keypoints(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor) -> torch.Tensor:
         """forward's keypoints, from the bones alone (bridge.body.keypoint_skinning): the same
         points to float precision, 2-3x faster than skinning the mesh. It runs the steps of Anny's
-        own forward up to skinning (pinned anny version; the test on it fails if they change)."""
+        own forward up to skinning, its phenotype and its chain in fewer operations
+        (anny_phenotype, anny_kinematics; pinned anny version: the test on it fails if they change)."""
         coeffs, rest_bone_poses = self._rest(shape)
-        transforms, _ = self.model.get_bone_transforms(self._deltas(pose), rest_bone_poses)
+        transforms, _ = self.kinematics.transforms(roma.rotvec_to_rotmat(pose), rest_bone_poses)
         return self.keypoint_skinning.keypoints(coeffs, transforms, transl)
 
     def rigid_keypoints(self, shape: torch.Tensor, pose: torch.Tensor):

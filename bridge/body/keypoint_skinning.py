@@ -38,12 +38,14 @@ class KeypointSkinning:
         self.count = regressor.shape[0]
         self.row_sums = regressor.sum(1)  # (K,): how much of a translation each keypoint takes
 
-    def keypoints(self, coeffs: torch.Tensor, bone_transforms: torch.Tensor, transl: torch.Tensor) -> torch.Tensor:
-        """(B, K, 3) keypoints for blendshape coefficients (B, C), skinning transforms (B, J, 4, 4)
-        (posed bone frame times inverse rest frame) and a translation (B, 3) added to every vertex."""
+    def keypoints(self, coeffs: torch.Tensor, bone_transforms, transl: torch.Tensor) -> torch.Tensor:
+        """(B, K, 3) keypoints for blendshape coefficients (B, C), skinning transforms (posed bone
+        frame times inverse rest frame) as a (rotation (B, J, 3, 3), translation (B, J, 3)) pair,
+        and a translation (B, 3) added to every vertex."""
+        rotation, translation = bone_transforms
         rest = self.rest + torch.einsum("bc,cpd->bpd", coeffs, self.shapes)
-        moved = bone_transforms[:, self.bone]
-        per_pair = (moved[..., :3, :3] @ rest[..., None])[..., 0] + moved[..., :3, 3] * self.weight[:, None]
+        per_pair = ((rotation[:, self.bone] @ rest[..., None])[..., 0]
+                    + translation[:, self.bone] * self.weight[:, None])
         out = torch.zeros(len(coeffs), self.count, 3, dtype=per_pair.dtype)
         out = out.index_add(1, self.keypoint, per_pair)
         return out + self.row_sums[:, None] * transl[:, None, :]
