@@ -71,6 +71,8 @@ def test_keypoints_from_the_bones_alone_are_the_meshs_keypoints(body):
     assert (sample.vertices - whole.vertices[:, index]).abs().max() < 1e-4
     assert (sample.keypoints - whole.keypoints).abs().max() < 5e-4
     assert (sample.bone_poses - whole.bone_poses).abs().max() < 1e-4  # the skeleton, by our chain and Anny's
+    every = body.forward_sample(shape, pose, transl, None)  # the whole mesh, the joint stage's pairing
+    assert (every.vertices - whole.vertices).abs().max() < 1e-4
     # A stage that turns and moves the bodies only: the keypoints from the root's rotation alone.
     root = (0.8 * torch.randn(3, 3, generator=generator)).requires_grad_()
     turned = pose.detach().clone()

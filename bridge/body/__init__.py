@@ -80,10 +80,10 @@ class BodyModel(Protocol):
         ...
 
     def forward_sample(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor,
-                       index: torch.Tensor) -> BodyOutput:
-        """forward(...) with only the vertices `index` (B, n, 3), as fast as the body allows: the
-        joint stage of two fighters poses a thinned copy of each surface and the other body's
-        nearest vertices to it (bridge.fitting.pair)."""
+                       index: torch.Tensor | None) -> BodyOutput:
+        """forward(...) with only the vertices `index` (B, n, 3) (None: all), as fast as the body
+        allows: the joint stage of two fighters poses a thinned copy of each surface and the other
+        body's nearest vertices to it, and every few steps both whole meshes (bridge.fitting.pair)."""
         ...
 
     def keypoints_of(self, vertices: torch.Tensor) -> torch.Tensor:

@@ -185,9 +185,11 @@ class SmplxBody:
         return BodyOutput(vertices=vertices, keypoints=self.keypoints_of(vertices), bone_poses=bone_poses)
 
     def forward_sample(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor,
-                       index: torch.Tensor) -> BodyOutput:
+                       index: torch.Tensor | None) -> BodyOutput:
         """SMPL-X's pose correctives need the whole mesh: forward, then the vertices `index`."""
         out = self.forward(shape, pose, transl)
+        if index is None:
+            return out
         return BodyOutput(vertices=out.vertices[:, index], keypoints=out.keypoints, bone_poses=out.bone_poses)
 
     def posed_keypoints(self, shape: torch.Tensor, pose: torch.Tensor, transl: torch.Tensor) -> torch.Tensor:

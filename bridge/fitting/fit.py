@@ -32,7 +32,7 @@ from .floor import FloorTerm, estimate_floor
 from .hypotheses import (BACKWARD_KNEE_WEIGHT, HYPOTHESIS_WEIGHT, JOINT_LIMIT_WEIGHT, REFIT_STEPS, Hypothesis,
                          backward_knees, candidate_choices, describe, flipped_skeleton, limb_direction_targets)
 from .losses import joint_limit_excess, joint_limit_loss, limb_direction_loss, robust_reprojection
-from .pair import CLOSEST_REFRESH_STEPS, START_REFRESH_STEPS, contact_sample
+from .pair import CLOSEST_REFRESH_STEPS, contact_sample
 
 TORSO_POINTS = [INDEX[n] for n in ("neck", "right_shoulder", "left_shoulder", "mid_hip", "right_hip", "left_hip")]
 PELVIS = INDEX["mid_hip"]
@@ -58,7 +58,7 @@ class FitSettings:
     direction_weight: float = 1.0
     learning_rate: float = 0.04
     # The joint stage of two fighters (bridge.fitting.pair): steps and weights of its terms.
-    pair_steps: int = 80  # docs/decisions.md, "Warm bridge" (120 cost 2.6 s and was no better)
+    pair_steps: int = 120
     pair_learning_rate: float = 0.01
     penetration_weight: float = 500.0  # docs/decisions.md, "Fit settings"
     grip_weight: float = 100.0
@@ -422,22 +422,25 @@ def fit_people(
         separate = results()
         # The contact terms test a thinned copy of each surface against the other's whole one, and
         # each step poses only the vertices they need (pair.PairTerms).
-        refresh = CLOSEST_REFRESH_STEPS if start is None else START_REFRESH_STEPS
-        terms = dataclasses.replace(pair(separate), refresh_steps=refresh, queries=contact_sample(body))
+        terms = dataclasses.replace(pair(separate), refresh_steps=CLOSEST_REFRESH_STEPS, queries=contact_sample(body))
 
         def contact_vertices():
             if terms.due():  # the pairs are found on the whole meshes
                 with torch.no_grad():
                     shape, pose = chosen.assemble()
-                    terms.find(body.forward(shape, pose, chosen.transl))
+                    terms.find(body.forward_sample(shape, pose, chosen.transl, None))
             return terms.index
 
         ratio = terms.depth_ratio if start is None else 1.0
+        # The fighter the photo shows larger keeps the depth its size gave it and the other moves
+        # to touch it (pair.depth_ratio is person 1's relative to person 0's).
+        moved = 1 if _box_area(people[0]) >= _box_area(people[1]) else 0
+        scale = ratio if moved == 1 else 1.0 / ratio
         with torch.no_grad():
             held = torch.stack([f.output.keypoints[0, PELVIS, 2] for f in separate])
-            held[1] *= ratio
+            held[moved] *= scale
             # Scaling about the camera's centre: the body moves here, its size follows below.
-            chosen.transl[1] += (ratio - 1.0) * separate[1].output.keypoints[0, PELVIS]
+            chosen.transl[moved] += (scale - 1.0) * separate[moved].output.keypoints[0, PELVIS]
         depth_hold = _depth_hold(held, settings.depth_hold_weight)
         if resize_steps:
             run(chosen, chosen_targets, resize_steps, ["transl", "shape_logit"], chosen_targets.weight, *final,
@@ -457,6 +460,12 @@ def fit_people(
                 lr=settings.pair_learning_rate, data_weight=settings.pair_keypoint_weight, extra_params=floor_params,
                 row_extra=depth_hold, sample=contact_vertices)
     return results()
+
+
+def _box_area(person: PersonTarget) -> float:
+    """The area of the box around a person's confident keypoints (pixels^2)."""
+    points = person.points[person.confidence > 0]
+    return float(np.prod(np.ptp(points, axis=0))) if len(points) >= 2 else 0.0
 
 
 def _depth_hold(depths: torch.Tensor, weight: float):

@@ -32,12 +32,10 @@ PHOTO_DECIDES = 0.15  # the least |photo_front_margin| that overrules the bodies
 
 # The fit's joint stage finds each vertex's nearest vertex on the other body anew every this
 # many steps (the k-d tree query and the whole posed meshes it needs cost about 65 ms, more than
-# the step itself); between, the bodies move a few millimetres and the same pairs hold. From
-# scratch every 8th step, from the artist's pose (a short stage) every 4th (docs/decisions.md,
-# "Warm bridge"). Resolving the contact of an artist's pose refreshes every step: with 4 it
-# left 14 mm of overlap, not 10.
-CLOSEST_REFRESH_STEPS = 8
-START_REFRESH_STEPS = 4
+# the step itself); between, the bodies move a few millimetres and the same pairs hold (every
+# 8th left a held-out scene 60 mm deep: docs/decisions.md, "Warm bridge"). Resolving the
+# contact of an artist's pose refreshes every step: with 4 it left 14 mm of overlap, not 10.
+CLOSEST_REFRESH_STEPS = 4
 
 
 # The joint stage tests about one vertex of each body per cube of this side (contact_sample)
