@@ -12,7 +12,7 @@ import numpy as np
 from ..imaging.masks import dilate_mask, margin_px
 from ..keypoints import CONFIDENT, MIN_CONFIDENT_KEYPOINTS, PersonTarget, same_person, share_inside
 from .isolation import grabcut_mask
-from .mediapipe_pose import detect_fighter
+from .mediapipe_pose import detect_isolated, isolated_view
 
 
 def enough_keypoints(confidence: np.ndarray) -> bool:
@@ -88,7 +88,11 @@ def redetected(rgb, targets: list[PersonTarget], masks: list[np.ndarray], hints,
     kept = [(targets[i], masks[i], _share_inside(targets[i], masks[1 - i], scale)) for i in range(2)]
     current, current_masks = targets, masks
     for round_ in range(REDETECT_ROUNDS):
-        found = [detect_fighter(rgb, current_masks[i], current_masks[1 - i]) for i in range(2)]
+        # Both isolated views side by side (inpainting holds no interpreter lock), then the
+        # detector (one MediaPipe graph) on each in turn.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="isolate") as pool:
+            views = list(pool.map(lambda i: isolated_view(rgb, current_masks[i], current_masks[1 - i]), range(2)))
+        found = [detect_isolated(view) for view in views]
         if any(d is None or not enough_keypoints(d.confidence) for d in found):
             break
         new = [scaled_target(d, scale) for d in found]

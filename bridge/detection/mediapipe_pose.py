@@ -110,6 +110,13 @@ def detect_fighter(rgb: np.ndarray, mask: np.ndarray, other_mask: np.ndarray | N
     little) wins, upright on ties, its keypoints averaged with the other turns' that agree (fused).
     MediaPipe's own visibility is no guide here: a wrong quarter turn can score 0.98. Large photos
     are detected at MAX_PROCESSING_SIDE pixels at most."""
+    return detect_isolated(isolated_view(rgb, mask, other_mask))
+
+
+def isolated_view(rgb: np.ndarray, mask: np.ndarray, other_mask: np.ndarray | None = None):
+    """What detect_fighter shows the detector (OpenCV work only, no detector: two fighters' views
+    can be prepared side by side): the isolated image at the working size, the region its
+    keypoints should fall in, and the scale."""
     height, width = mask.shape
     scale = shrink_scale(width, height, MAX_PROCESSING_SIDE)
     if scale < 1.0:
@@ -117,8 +124,12 @@ def detect_fighter(rgb: np.ndarray, mask: np.ndarray, other_mask: np.ndarray | N
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         mask = _scaled_mask(mask, size)
         other_mask = None if other_mask is None else _scaled_mask(other_mask, size)
-    isolated = isolate_fighter(rgb, mask, other_mask)
-    region = dilate_mask(mask, margin_px(mask))
+    return isolate_fighter(rgb, mask, other_mask), dilate_mask(mask, margin_px(mask)), scale
+
+
+def detect_isolated(view) -> Detection | None:
+    """detect_fighter's detection on a view from isolated_view."""
+    isolated, region, scale = view
     found = [d for d in (detect_body25(isolated, quarter_turns) for quarter_turns in range(4)) if d is not None]
     if not found:
         return None

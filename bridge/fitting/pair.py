@@ -12,6 +12,7 @@ shows there, else which body is nearer. What was measured and left out: docs/dec
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -176,7 +177,9 @@ class PairTerms:
         the vertex it holds, on whole posed meshes (no gradient needed)."""
         vertices, keypoints = out.vertices.detach(), out.keypoints.detach()
         tested = vertices if self.queries is None else vertices[:, self.queries]
-        closest = [closest_surface(tested[a], vertices[1 - a], self.faces) for a in (0, 1)]
+        # The two bodies side by side: the k-d trees and the normals hold no interpreter lock.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="closest") as pool:
+            closest = list(pool.map(lambda a: closest_surface(tested[a], vertices[1 - a], self.faces), (0, 1)))
         grips = [int(torch.argmin(((vertices[1 - person] - keypoints[person, wrist]) ** 2).sum(-1)))
                  for person, wrist in self.grips]
         if self.queries is None:
