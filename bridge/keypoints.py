@@ -93,6 +93,13 @@ def keypoint_size(points: np.ndarray, confidence: np.ndarray) -> float:
     return float(np.linalg.norm(np.ptp(confident, axis=0))) if len(confident) else 0.0
 
 
+def keypoint_area(points: np.ndarray, confidence: np.ndarray) -> float:
+    """The area in pixels^2 of its confident keypoints' box (0 without two): how large a person
+    the photo shows."""
+    confident = points[confidence >= CONFIDENT]
+    return float(np.prod(np.ptp(confident, axis=0))) if len(confident) >= 2 else 0.0
+
+
 def same_person(points, confidence, other_points, other_confidence, tolerance: float = 0.1) -> bool:
     """Whether two detections are one person: their joints lie within `tolerance` of its size."""
     both = (confidence >= CONFIDENT) & (other_confidence >= CONFIDENT)

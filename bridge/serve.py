@@ -202,13 +202,13 @@ class Worker:
 def _preload() -> None:
     """What every job needs, loaded once. The detector here, on the main thread (it silences
     native stderr, which two threads must not do at once); the rest on a daemon thread started
-    first, so the first job's detection runs while torch, the body model and the fitting stack load (a job
-    that needs the body waits for it: bridge.body.load_body_model's lock), and then what Fit
+    first, so the first job's detection runs while torch, the body model and the fitting stack
+    load (a job that needs the body waits for it: bridge.body.load_body_model's lock), and then what Fit
     needs first: the 3D cue's landmark model and the result writer. The renderer warms up once
     the worker has been idle for RENDERER_AFTER_IDLE_S after its first job (Worker.run), so its
     Python work does not compete with a job for the interpreter lock."""
     began = time.perf_counter()
-    # The body first: a cold Detect's fit waited for it when it started after the detector.
+    # The body first: it takes longer than the detector, and a cold Detect's fit needs it next.
     threading.Thread(target=_preload_rest, args=(began,), daemon=True, name="preload").start()
     try:
         from .detection.mediapipe_pose import _pose_estimator
@@ -224,9 +224,8 @@ def _preload_rest(began: float) -> None:
 
         # One intra-op thread for the whole worker, set before any thread uses torch (each adopts
         # it when it first does): the worker shares the CPU with Blender and with its own
-        # detection, and a second OpenMP thread's spin-waiting then made small tensor work up to
-        # 7x slower (writing a fitted fighter: 40 ms with one thread, 280 ms with two on a busy
-        # machine). bridge.fitting.fit sets the same for its own thread.
+        # detection, where a second OpenMP thread's spin-waiting slows small tensor work many
+        # times over (docs/decisions.md, "Warm bridge"). bridge.fitting.fit sets the same.
         torch.set_num_threads(1)
         from .body import load_body_model
 

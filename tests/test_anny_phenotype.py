@@ -16,7 +16,8 @@ def test_coefficients_and_gradients_equal_annys(body):
         _, phenotype, local, facial = model.get_tensor_inputs(None, theirs_in, None, None)
         theirs = model._get_phenotype_blendshape_coefficients(phenotype, local, facial)
         ours = fast(ours_in)
-        assert torch.allclose(ours, theirs, atol=1e-6), values
+        # float32 noise on coefficients of order 1 is 1e-7; a wrong anchor or mix shows as 0.01-1
+        assert torch.allclose(ours, theirs, atol=1e-5), values
         weights = torch.randn_like(theirs)
         (theirs * weights).sum().backward()
         (ours * weights).sum().backward()

@@ -159,8 +159,7 @@ class AnnyBody:
                        index: torch.Tensor | None) -> BodyOutput:
         """forward's output with the vertices `index` only (None: all of them): the same skinning
         (Anny's dense linear blend) of those vertices' rest positions, and the keypoints from the
-        bones; for the whole mesh about half forward's time (its phenotype and chain in fewer
-        operations)."""
+        bones, through the fit's faster phenotype and chain (anny_phenotype, anny_kinematics)."""
         from anny.skinning.skinning import dense_linear_blend_skinning  # anny is imported with the model
 
         template, blendshapes, weights = self._sample_rest(index)

@@ -1,11 +1,11 @@
 """Anny's phenotype -> blendshape coefficients in a couple of dozen tensor operations.
 
-Why: the fit moves the phenotype every step, and Anny's own function (one interpolation per
-phenotype, each a dozen small operations, then a dict and a stack) was ~2.5 ms of a ~22 ms
-keypoint step and as much again backwards, the cost being the count of operations, not their
-size. This is the same computation (linear interpolation between each phenotype's anchors, a
-product over the variations each blendshape mixes, Anny's compact projection) done for all
-phenotypes at once; the test against Anny's function pins it to the anny version we ship.
+Why: the fit moves the phenotype every step, and Anny's own function interpolates one phenotype
+at a time through a dict; at the fit's batch sizes a step costs the count of operations, not
+their size (measured: docs/decisions.md, "Warm bridge"). This is the same computation (linear
+interpolation between each phenotype's anchors, a product over the variations each blendshape
+mixes, Anny's compact projection) done for all phenotypes at once; the test against Anny's
+function pins it to the anny version we ship.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BridgeError
-from ..keypoints import COCO_17, COCO_FEET, CONFIDENT, map_keypoints, share_inside
+from ..keypoints import COCO_17, COCO_FEET, CONFIDENT, keypoint_area, map_keypoints, share_inside
 
 
 def _usable(points: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -156,5 +156,5 @@ def prominence(points: np.ndarray, confidence: np.ndarray, width: int, height: i
     centre = np.array([width, height]) / 2.0
     low, high = confident.min(axis=0), confident.max(axis=0)
     off_centre = np.linalg.norm((low + high) / 2.0 - centre) / np.linalg.norm(centre)
-    return float(np.prod(high - low) * max(0.0, 1.0 - off_centre))
+    return keypoint_area(points, confidence) * max(0.0, 1.0 - off_centre)
 

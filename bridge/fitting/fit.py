@@ -26,7 +26,7 @@ import torch
 from ..body import BodyModel, BodyOutput
 from ..errors import BridgeError
 from ..geometry.camera import project
-from ..keypoints import INDEX, LIMBS, PersonTarget
+from ..keypoints import INDEX, LIMBS, PersonTarget, keypoint_area
 from ..metrics import keypoint_error_px
 from .floor import FloorTerm, estimate_floor
 from .hypotheses import (BACKWARD_KNEE_WEIGHT, HYPOTHESIS_WEIGHT, JOINT_LIMIT_WEIGHT, REFIT_STEPS, Hypothesis,
@@ -434,7 +434,8 @@ def fit_people(
         ratio = terms.depth_ratio if start is None else 1.0
         # The fighter the photo shows larger keeps the depth its size gave it and the other moves
         # to touch it (pair.depth_ratio is person 1's relative to person 0's).
-        moved = 1 if _box_area(people[0]) >= _box_area(people[1]) else 0
+        area = [keypoint_area(person.points, person.confidence) for person in people]
+        moved = 1 if area[0] >= area[1] else 0
         scale = ratio if moved == 1 else 1.0 / ratio
         with torch.no_grad():
             held = torch.stack([f.output.keypoints[0, PELVIS, 2] for f in separate])
@@ -460,12 +461,6 @@ def fit_people(
                 lr=settings.pair_learning_rate, data_weight=settings.pair_keypoint_weight, extra_params=floor_params,
                 row_extra=depth_hold, sample=contact_vertices)
     return results()
-
-
-def _box_area(person: PersonTarget) -> float:
-    """The area of the box around a person's confident keypoints (pixels^2)."""
-    points = person.points[person.confidence > 0]
-    return float(np.prod(np.ptp(points, axis=0))) if len(points) >= 2 else 0.0
 
 
 def _depth_hold(depths: torch.Tensor, weight: float):

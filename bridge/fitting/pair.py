@@ -32,10 +32,10 @@ PHOTO_DECIDES = 0.15  # the least |photo_front_margin| that overrules the bodies
 
 
 # The fit's joint stage finds each vertex's nearest vertex on the other body anew every this
-# many steps (the k-d tree query and the whole posed meshes it needs cost about 65 ms, more than
-# the step itself); between, the bodies move a few millimetres and the same pairs hold (every
-# 8th left a held-out scene 60 mm deep: docs/decisions.md, "Warm bridge"). Resolving the
-# contact of an artist's pose refreshes every step: with 4 it left 14 mm of overlap, not 10.
+# many steps (the k-d trees and the whole posed meshes it needs cost more than a step); between,
+# the bodies move a few millimetres and the same pairs hold. Fewer refreshes left bodies in each
+# other (docs/decisions.md, "Warm bridge"); resolving the contact of an artist's pose refreshes
+# every step.
 CLOSEST_REFRESH_STEPS = 4
 
 
@@ -144,6 +144,12 @@ def depth_in_region(vertices: np.ndarray, K: np.ndarray, region: np.ndarray) -> 
     return float(vertices[inside, 2].mean() if inside.any() else vertices[:, 2].mean())
 
 
+@functools.lru_cache(maxsize=1)
+def _pairing_pool() -> ThreadPoolExecutor:
+    """Two threads for PairTerms.find, made once: it runs every few steps of every joint stage."""
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="closest")
+
+
 @dataclass
 class PairTerms:
     """The joint stage's terms for two fighters (index 0 and 1); `grips` pairs (person, wrist
@@ -178,8 +184,7 @@ class PairTerms:
         vertices, keypoints = out.vertices.detach(), out.keypoints.detach()
         tested = vertices if self.queries is None else vertices[:, self.queries]
         # The two bodies side by side: the k-d trees and the normals hold no interpreter lock.
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="closest") as pool:
-            closest = list(pool.map(lambda a: closest_surface(tested[a], vertices[1 - a], self.faces), (0, 1)))
+        closest = list(_pairing_pool().map(lambda a: closest_surface(tested[a], vertices[1 - a], self.faces), (0, 1)))
         grips = [int(torch.argmin(((vertices[1 - person] - keypoints[person, wrist]) ** 2).sum(-1)))
                  for person, wrist in self.grips]
         if self.queries is None:

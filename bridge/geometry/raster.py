@@ -34,8 +34,7 @@ def _draw(K: np.ndarray, vertices: np.ndarray, faces: np.ndarray, width: int, he
     mask = np.zeros((height, width), np.uint8)
     corners = vertices[faces]
     # A closed mesh's silhouette is that of its triangles facing the camera (the nearest surface
-    # along any ray faces it): half the triangles, half the drawing (the outline can lose a pixel
-    # here and there, about 1 in 1000 of the mask's).
+    # along any ray faces it): half the triangles to draw.
     normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     in_front = (corners[..., 2] > 1e-3).all(axis=1) & ((normals * corners[:, 0]).sum(1) < 0)
     for tri in triangles[in_front]:
@@ -44,9 +43,9 @@ def _draw(K: np.ndarray, vertices: np.ndarray, faces: np.ndarray, width: int, he
 
 
 def covers(K: np.ndarray, vertices: np.ndarray, faces: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """(N,) bool: whether the mesh's projection covers each point (pixels, (N, 2)), edges included.
-    silhouette_mask's answer at a few points without drawing the whole silhouette (a 512 px
-    mask is ~0.1 s of Python calls; this is a vectorised test against every triangle)."""
+    """(N,) bool: whether the mesh's projection covers each point (pixels, (N, 2)), edges included:
+    silhouette_mask's answer at a few points, by a vectorised test against every triangle instead
+    of drawing the whole silhouette one triangle per call."""
     points = np.asarray(points, np.float64).reshape(-1, 2)
     in_front = (vertices[faces][..., 2] > 1e-3).all(axis=1)
     tri = project(K, vertices)[faces[in_front]]  # (F, 3, 2)

@@ -145,9 +145,9 @@ def _scene_mesh(fighters: dict[str, dict], world_from_camera: np.ndarray) -> "tr
 
 def _obj_text(scene: "trimesh.Scene") -> str:
     """The scene's meshes as one Wavefront OBJ: an object per fighter, vertices with their
-    fighter's colour (the extension most tools read), faces. Why not trimesh's OBJ export: it
-    formats row by row and took 0.24 s of a warm Fit's 2 s for two fighters; one format string
-    per block does the same in 0.07 s."""
+    fighter's colour (the extension most tools read), faces. Written here rather than by trimesh's
+    exporter, which formats row by row and is a large share of a warm Fit (docs/decisions.md,
+    "Warm bridge")."""
     parts, offset = ["# Golden Score\n"], 1
     for role, mesh in scene.geometry.items():
         colour = np.asarray(FIGHTER_COLOURS.get(role, (200, 200, 200, 255))[:3], np.float64) / 255.0
