@@ -21,6 +21,7 @@ import torch
 from ..keypoints import mapping_matrix
 from . import BodyOutput, Hinge
 from .keypoint_skinning import KeypointSkinning
+from .polar import special_procrustes
 from .rig import bone_tails, hinge
 
 # Anny's frame to OpenCV camera axes for a person standing upright and facing the camera.
@@ -183,7 +184,7 @@ class AnnyBody:
         key = index.numpy().tobytes()
         if self._sample_memo[0] != key:
             model = self.model
-            self._sample_memo = (key, (model.template_vertices[index], model.blendshapes[:, index].contiguous(),
+            self._sample_memo = (key, (model.template_vertices[index], model.blendshapes.index_select(1, index),
                                        model.dense_vertex_bone_weights[index]))
         return self._sample_memo[1]
 
@@ -235,7 +236,7 @@ class AnnyBody:
         heads = apply_linear_blendshape(model.template_bone_heads, model.bone_heads_blendshapes, coeffs)
         cross = model.bone_template_orientation_matrices[None] + torch.einsum(
             "ba,akij->bkij", coeffs, model.bone_orientation_blendshapes)
-        orientation = roma.special_procrustes(cross)
+        orientation = special_procrustes(cross)  # roma's, in fewer operations
         if model.rest_orientation_refiner is not None:
             orientation = model.rest_orientation_refiner(orientation, heads)
         poses = roma.Rigid(linear=orientation, translation=heads).to_homogeneous()

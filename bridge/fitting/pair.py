@@ -78,10 +78,18 @@ def closest_surface(vertices_a: torch.Tensor, vertices_b: torch.Tensor, faces: t
             return Closest(empty, empty, torch.zeros(0, 3))
         from scipy.spatial import cKDTree  # scipy.spatial only where used
 
-        distance, nearest = cKDTree(b_np).query(a_np[candidates], distance_upper_bound=NEAR_SURFACE_M)
+        # Only b's vertices within NEAR_SURFACE_M of the candidates' box can be any one's match.
+        queries = a_np[candidates]
+        reach = np.flatnonzero(np.all((b_np >= queries.min(0) - NEAR_SURFACE_M)
+                                      & (b_np <= queries.max(0) + NEAR_SURFACE_M), axis=1))
+        if len(reach) == 0:
+            empty = torch.zeros(0, dtype=torch.long)
+            return Closest(empty, empty, torch.zeros(0, 3))
+        distance, nearest = cKDTree(b_np[reach]).query(queries, distance_upper_bound=NEAR_SURFACE_M)
         close = np.isfinite(distance)
-        return Closest(torch.as_tensor(candidates[close]), torch.as_tensor(nearest[close]),
-                       torch.as_tensor(vertex_normals(b_np, faces))[nearest[close]])
+        nearest = reach[nearest[close]]
+        return Closest(torch.as_tensor(candidates[close]), torch.as_tensor(nearest),
+                       torch.as_tensor(vertex_normals(b_np, faces, nearest), dtype=vertices_b.dtype))
 
 
 def penetration_loss(vertices_a: torch.Tensor, vertices_b: torch.Tensor, faces: torch.Tensor,

@@ -32,14 +32,21 @@ def winding_numbers(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray)
     return torch.cat(total).numpy()
 
 
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted outward vertex normals of a consistently wound closed mesh."""
-    v = torch.as_tensor(vertices)
-    f = torch.as_tensor(faces, dtype=torch.long)
-    tri = v[f]
-    face_normals = torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=-1)
-    normals = torch.zeros_like(v).index_add_(0, f.reshape(-1), face_normals.repeat_interleave(3, dim=0))
-    return torch.nn.functional.normalize(normals, dim=-1).numpy()
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+    """Area-weighted outward vertex normals of a consistently wound closed mesh; with `at`
+    (vertex indices), those vertices' only, from the faces around them: (len(at), 3)."""
+    faces = np.asarray(faces)
+    if at is not None:
+        around = np.zeros(len(vertices), bool)
+        around[at] = True
+        faces = faces[around[faces].any(1)]
+    tri = np.asarray(vertices, np.float32)[faces]
+    face_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    corners = faces.reshape(-1)
+    normals = np.stack([np.bincount(corners, np.repeat(face_normals[:, axis], 3), len(vertices))
+                        for axis in range(3)], 1)
+    normals = normals if at is None else normals[at]
+    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
 
 
 def inside_mask(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, near: float = 0.01,
@@ -58,7 +65,7 @@ def inside_mask(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, nea
     from scipy.spatial import cKDTree  # scipy.spatial only where used
 
     distance, nearest = cKDTree(vertices).query(points[boxed])
-    facing = ((points[boxed] - vertices[nearest]) * vertex_normals(vertices, faces)[nearest]).sum(1)
+    facing = ((points[boxed] - vertices[nearest]) * vertex_normals(vertices, faces, nearest)).sum(1)
     doubtful = boxed[(facing <= 0) | (distance < near)]
     if most is not None and len(doubtful) > most:
         doubtful = doubtful[::-(-len(doubtful) // most)]
