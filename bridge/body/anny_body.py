@@ -21,7 +21,7 @@ import torch
 from ..keypoints import mapping_matrix
 from . import BodyOutput, Hinge
 from .keypoint_skinning import KeypointSkinning
-from .polar import special_procrustes
+from .rotations import rotvec_to_rotmat, special_procrustes
 from .rig import bone_tails, hinge
 
 # Anny's frame to OpenCV camera axes for a person standing upright and facing the camera.
@@ -60,13 +60,12 @@ def _quiet():
     """stdout (which carries JSON events) kept free of what anny and warp print while loading.
     On the main thread only: sys.stdout is the whole process's, and a loading thread that swapped
     it (jobs.reconstruct loads the body beside detection) swallowed the events the job wrote
-    meanwhile; off the main thread warp's own quiet setting does it."""
-    try:
-        import warp
-
+    meanwhile; off the main thread warp's own quiet setting does it. Warp is not imported for
+    it: Anny with dense skinning never imports warp, and importing it took a second of every
+    cold start."""
+    warp = sys.modules.get("warp")
+    if warp is not None:
         warp.config.quiet = True
-    except ImportError:
-        pass
     if threading.current_thread() is threading.main_thread():
         return contextlib.redirect_stdout(io.StringIO())
     return contextlib.nullcontext()
@@ -165,7 +164,7 @@ class AnnyBody:
 
         template, blendshapes, weights = self._sample_rest(index)
         coeffs, rest_bone_poses = self._rest(shape)
-        (rotation, translation), posed = self.kinematics.transforms(roma.rotvec_to_rotmat(pose), rest_bone_poses)
+        (rotation, translation), posed = self.kinematics.transforms(rotvec_to_rotmat(pose), rest_bone_poses)
         rest = template + torch.einsum("bc,cvd->bvd", coeffs, blendshapes)
         transforms = torch.cat([rotation, translation[..., None]], -1)  # (B, J, 3, 4): skinning reads these rows
         vertices = dense_linear_blend_skinning(rest, weights, transforms) + transl[:, None, :]
@@ -194,7 +193,7 @@ class AnnyBody:
         own forward up to skinning, its phenotype and its chain in fewer operations
         (anny_phenotype, anny_kinematics; pinned anny version: the test on it fails if they change)."""
         coeffs, rest_bone_poses = self._rest(shape)
-        transforms, _ = self.kinematics.transforms(roma.rotvec_to_rotmat(pose), rest_bone_poses)
+        transforms, _ = self.kinematics.transforms(rotvec_to_rotmat(pose), rest_bone_poses)
         return self.keypoint_skinning.keypoints(coeffs, transforms, transl)
 
     def rigid_keypoints(self, shape: torch.Tensor, pose: torch.Tensor):
@@ -209,7 +208,7 @@ class AnnyBody:
             unturned[:, 0] = 0.0
             base = self.posed_keypoints(shape.detach(), unturned, torch.zeros(len(pose), 3, dtype=self.dtype))
         shares = self.keypoint_skinning.row_sums[:, None]
-        return lambda root, transl: (base @ roma.rotvec_to_rotmat(root).transpose(-1, -2)
+        return lambda root, transl: (base @ rotvec_to_rotmat(root).transpose(-1, -2)
                                      + shares * transl[:, None, :])
 
     def _rest(self, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
