@@ -5,6 +5,7 @@ import contextlib
 import functools
 import os
 import sys
+import types
 from dataclasses import dataclass
 
 import cv2
@@ -32,11 +33,31 @@ def _native_stderr_silenced():
         os.close(saved)
 
 
+@contextlib.contextmanager
+def _pyplot_stand_in():
+    """While mediapipe imports, placeholders for matplotlib and pyplot: its drawing utilities
+    import pyplot at module level (0.8 s of every cold start) for a plotting helper the bridge
+    never calls. They are removed after, so a later import of matplotlib gets the real one."""
+    if "matplotlib" in sys.modules:
+        yield
+        return
+    stand_ins = {name: types.ModuleType(name) for name in ("matplotlib", "matplotlib.pyplot")}
+    stand_ins["matplotlib"].pyplot = stand_ins["matplotlib.pyplot"]
+    sys.modules.update(stand_ins)
+    try:
+        yield
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+
+
 @functools.lru_cache(maxsize=1)
 def _pose_estimator():
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import mediapipe as mp
+    with _pyplot_stand_in():
+        import mediapipe as mp
 
     with _native_stderr_silenced():
         return mp.solutions.pose.Pose(
