@@ -61,8 +61,8 @@ def _quiet():
     On the main thread only: sys.stdout is the whole process's, and a loading thread that swapped
     it (jobs.reconstruct loads the body beside detection) swallowed the events the job wrote
     meanwhile; off the main thread warp's own quiet setting does it. Warp is not imported for
-    it: Anny with dense skinning never imports warp, and importing it took a second of every
-    cold start."""
+    it: Anny with dense skinning never imports warp, and its import is slow (docs/decisions.md,
+    "Warm bridge")."""
     warp = sys.modules.get("warp")
     if warp is not None:
         warp.config.quiet = True

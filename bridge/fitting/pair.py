@@ -66,6 +66,11 @@ class Closest:
     normals: torch.Tensor
 
 
+def _no_pairs() -> Closest:
+    empty = torch.zeros(0, dtype=torch.long)
+    return Closest(empty, empty, torch.zeros(0, 3))
+
+
 def closest_surface(vertices_a: torch.Tensor, vertices_b: torch.Tensor, faces: torch.Tensor) -> Closest:
     """Which of a's vertices lie within NEAR_SURFACE_M of b, paired with b's nearest vertex."""
     with torch.no_grad():
@@ -74,8 +79,7 @@ def closest_surface(vertices_a: torch.Tensor, vertices_b: torch.Tensor, faces: t
         lo, hi = b_np.min(0), b_np.max(0)
         candidates = np.flatnonzero(np.all((a_np >= lo) & (a_np <= hi), axis=1))
         if len(candidates) == 0:
-            empty = torch.zeros(0, dtype=torch.long)
-            return Closest(empty, empty, torch.zeros(0, 3))
+            return _no_pairs()
         from scipy.spatial import cKDTree  # scipy.spatial only where used
 
         # Only b's vertices within NEAR_SURFACE_M of the candidates' box can be any one's match.
@@ -83,8 +87,7 @@ def closest_surface(vertices_a: torch.Tensor, vertices_b: torch.Tensor, faces: t
         reach = np.flatnonzero(np.all((b_np >= queries.min(0) - NEAR_SURFACE_M)
                                       & (b_np <= queries.max(0) + NEAR_SURFACE_M), axis=1))
         if len(reach) == 0:
-            empty = torch.zeros(0, dtype=torch.long)
-            return Closest(empty, empty, torch.zeros(0, 3))
+            return _no_pairs()
         distance, nearest = cKDTree(b_np[reach]).query(queries, distance_upper_bound=NEAR_SURFACE_M)
         close = np.isfinite(distance)
         nearest = reach[nearest[close]]
