@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from .bridge_client import Job, JobError, bridge_command, bridge_environment
 from .operator_base import BridgeOperator, logs_folder
@@ -80,6 +80,10 @@ class GoldenScorePreferences(bpy.types.AddonPreferences):
                ("cpu", "CPU", "Always the CPU"),
                ("cuda", "CUDA", "An NVIDIA GPU")])
     bridge_versions: StringProperty(name="Bridge versions", description="What the last bridge test reported")
+    start_with_photo: BoolProperty(
+        name="Start the bridge with the photo", default=True,
+        description="Start the bridge in the background when a photo is imported, so that the first Detect "
+                    "finds it loaded (it exits after 10 minutes without a job)")
 
     def draw(self, context):
         layout = self.layout
@@ -97,6 +101,7 @@ class GoldenScorePreferences(bpy.types.AddonPreferences):
             layout.prop(self, "smplx_gender")
             layout.prop(self, "vposer")
         layout.prop(self, "device")
+        layout.prop(self, "start_with_photo")
 
 
 class GS_OT_create_environment(BridgeOperator, bpy.types.Operator):

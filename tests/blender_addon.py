@@ -44,6 +44,8 @@ def fresh_file(bpy) -> None:
     bpy.ops.wm.read_homefile(use_empty=True)
     if MODULE not in bpy.context.preferences.addons:
         bpy.ops.preferences.addon_enable(module=MODULE)
+    # Tests start the bridge with their jobs; the one on starting it with the photo turns this on.
+    bpy.context.preferences.addons[MODULE].preferences.start_with_photo = False
 
 
 @pytest.fixture

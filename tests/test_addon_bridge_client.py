@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from blender_addon import MODULE, SAMPLE_PHOTO, fighter_arrays
+from blender_addon import MODULE, SAMPLE_PHOTO, fighter_arrays, import_photo
 
 
 def _snapshot(bpy):
@@ -60,6 +60,25 @@ def test_missing_interpreter_is_a_short_error(detected, blender):
 def test_the_interpreter_in_use_is_named(empty_scene, addon):
     path, source = addon.preferences.interpreter()
     assert Path(path) == Path(sys.executable) and "build.py" in source  # from build_defaults.json
+
+
+def test_the_bridge_starts_with_the_photo_and_detect_finds_it(empty_scene, blender, addon):
+    client = addon.bridge_client
+    client.stop_worker()
+    import_photo(blender)  # the preference off (as the tests' files have it): nothing starts
+    assert client.running_worker() is None
+    blender.context.preferences.addons[MODULE].preferences.start_with_photo = True
+    try:
+        import_photo(blender)
+        worker = client.running_worker()
+        assert worker is not None and worker.jobs == 0  # loading while the artist looks at the photo
+        # what Detect would be given: that worker, not a new one
+        again, started = client.session_worker(addon.preferences.bridge_interpreter(blender.context),
+                                               addon.locations.bridge_home(), client.bridge_environment())
+        assert again is worker and not started
+    finally:
+        client.stop_worker()
+    assert client.running_worker() is None
 
 
 def test_cancel_stops_the_bridge_and_nothing_is_written(empty_scene, addon, tmp_path):

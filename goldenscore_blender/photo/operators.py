@@ -9,8 +9,10 @@ import numpy as np
 from bpy.props import StringProperty
 from bpy_extras.io_utils import ImportHelper
 
+from ..bridge_client import JobError, bridge_environment, session_worker
 from ..coordinates import FILM_WIDTH_35MM, set_intrinsics
-from ..locations import bridge_format
+from ..locations import bridge_format, bridge_home
+from ..preferences import addon_preferences, bridge_interpreter
 from ..properties import settings
 from .exif import photo_exif
 
@@ -119,7 +121,20 @@ class GS_OT_import_photo(bpy.types.Operator, ImportHelper):
             if area.type == "VIEW_3D":
                 area.spaces.active.region_3d.view_perspective = "CAMERA"
         self.report({"INFO"}, f"{path.name}: {width} x {height} px, {data.lens:.0f} mm ({state.focal_source})")
+        _start_bridge(context)
         return {"FINISHED"}
+
+
+def _start_bridge(context) -> None:
+    """The session's bridge worker started now, in the background, where the preferences ask
+    for it: its loading (torch, the body model, the detector) then overlaps the artist looking
+    at the photo instead of the first Detect. Where it cannot start, Detect says why."""
+    if not addon_preferences(context).start_with_photo:
+        return
+    try:
+        session_worker(bridge_interpreter(context), bridge_home(), bridge_environment())
+    except (JobError, OSError):
+        pass
 
 
 classes = (GS_OT_import_photo,)
