@@ -43,6 +43,7 @@ def special_procrustes(matrices: torch.Tensor) -> torch.Tensor:
 _LEVI_CIVITA = torch.zeros(3, 3, 3)
 for _i, _j, _k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
     _LEVI_CIVITA[_i, _j, _k], _LEVI_CIVITA[_j, _i, _k] = -1.0, 1.0
+_EYE = torch.eye(3)
 
 
 def rotvec_to_rotmat(rotvec: torch.Tensor, epsilon: float = 1e-6) -> torch.Tensor:
@@ -57,5 +58,4 @@ def rotvec_to_rotmat(rotvec: torch.Tensor, epsilon: float = 1e-6) -> torch.Tenso
     sin_part = torch.where(small, torch.ones_like(theta), sin / safe)
     outer_part = torch.where(small, torch.zeros_like(theta), (1.0 - cos) / (safe * safe))
     cross = torch.einsum("ijk,...k->...ij", _LEVI_CIVITA.to(rotvec.dtype), rotvec)
-    eye = torch.eye(3, dtype=rotvec.dtype)
-    return cos_part * eye + sin_part * cross + outer_part * (rotvec[..., :, None] * rotvec[..., None, :])
+    return cos_part * _EYE.to(rotvec.dtype) + sin_part * cross + outer_part * (rotvec[..., :, None] * rotvec[..., None, :])

@@ -37,7 +37,8 @@ def _native_stderr_silenced():
 def _pyplot_stand_in():
     """While mediapipe imports, placeholders for matplotlib and pyplot: its drawing utilities
     import pyplot at module level (most of mediapipe's import time) for a plotting helper the
-    bridge never calls (docs/decisions.md, "Warm bridge"). They are removed after, so a later import of matplotlib gets the real one."""
+    bridge never calls (docs/decisions.md, "Warm bridge"). They are removed after, so a later
+    import of matplotlib gets the real one."""
     if "matplotlib" in sys.modules:
         yield
         return

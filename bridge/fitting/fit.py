@@ -85,16 +85,6 @@ class FitSettings:
     # docs/decisions.md, "The pair's placement").
     resize_steps: int = 40
     depth_hold_weight: float = 100.0
-    # The weight (per rad^2, against the keypoints' loss of weight 1, which the joint stage also
-    # multiplies by pair_keypoint_weight) that holds each fighter's bones at their angles from the
-    # separate fit through the joint stage, so contact moves what it must and the rest keeps the
-    # pose the keypoints gave; 0: off, as a held fit stands off its keypoints where the two touch
-    # and a Fit from the artist's edits then takes it back into the other (docs/decisions.md,
-    # "The joint stage's pose hold"). Only a fit from scratch is held (it has a separate fit).
-    pose_hold_weight: float = 0.0
-    # The share of the joint stage's steps that move every parameter (the rest move placements and
-    # sizes only, before them); 0: the bones keep the separate fit's angles.
-    pair_posing_share: float = 0.5
 
 
 @dataclass
@@ -453,9 +443,6 @@ def fit_people(
             # Scaling about the camera's centre: the body moves here, its size follows below.
             chosen.transl[moved] += (scale - 1.0) * separate[moved].output.keypoints[0, PELVIS]
         depth_hold = _depth_hold(held, settings.depth_hold_weight)
-        if settings.pose_hold_weight > 0 and start is None:
-            pose_hold = _pose_hold(chosen, settings.pose_hold_weight)
-            depth_hold = lambda keypoints, depth=depth_hold: depth(keypoints) + pose_hold()  # noqa: E731
         if resize_steps:
             run(chosen, chosen_targets, resize_steps, ["transl", "shape_logit"], chosen_targets.weight, *final,
                 row_extra=depth_hold)
@@ -466,7 +453,7 @@ def fit_people(
             floor_params = floor.parameters()
             joint = lambda out: (terms.loss(out, settings)  # noqa: E731
                                  + settings.floor_weight * floor.loss(out.keypoints))
-        placement_steps = pair_steps - math.ceil(pair_steps * settings.pair_posing_share)
+        placement_steps = pair_steps // 2
         # From the artist's pose the build stays, as in its keypoint stage: placement, then pose.
         placing, posing = (["transl", "shape_logit"], None) if start is None else (["transl"], _Starts.POSE)
         for names, steps in ((placing, placement_steps), (posing, pair_steps - placement_steps)):
@@ -480,13 +467,6 @@ def _depth_hold(depths: torch.Tensor, weight: float):
     """A per-row loss holding each person's pelvis at `depths` along the camera's axis."""
     held = depths.detach().clone()
     return lambda keypoints: weight * (keypoints[:, PELVIS, 2] - held) ** 2
-
-
-def _pose_hold(params: _Starts, weight: float):
-    """A per-row loss holding each person's free bones and hinges at their present angles (the
-    separate fit's), however the joint stage moves them."""
-    free, hinge = params.free.detach().clone(), params.hinge.detach().clone()
-    return lambda: weight * (((params.free - free) ** 2).sum((-1, -2)) + ((params.hinge - hinge) ** 2).sum(-1))
 
 
 def _hypotheses(body, people, chosen: _Starts, settings: FitSettings, row_losses, run, final):

@@ -40,7 +40,7 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray, at: np.ndarray | Non
         around = np.zeros(len(vertices), bool)
         around[at] = True
         faces = faces[around[faces].any(1)]
-    tri = np.asarray(vertices, np.float32)[faces]
+    tri = np.asarray(vertices)[faces]
     face_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     corners = faces.reshape(-1)
     normals = np.stack([np.bincount(corners, np.repeat(face_normals[:, axis], 3), len(vertices))
