@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from bridge.detection.consensus import box_gap, fighters_in_contact
+from bridge.detection.pairing import box_gap, fighters_in_contact
 
 
 def _person(x0, name, width=100.0, height=300.0):

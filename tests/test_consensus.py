@@ -124,3 +124,15 @@ def test_masks_of_a_segmenter_that_saw_one_fighter_merge_nobody():
     segmented[0].points = tori.points.copy()
     chosen, _, _ = choose(_request(), [Stub("stub", [tori, uke, referee]), Stub("seg", segmented)])
     assert chosen == [tori, uke]
+
+
+def test_a_person_found_touching_the_first_replaces_one_standing_apart():
+    """The second look (Candidate.partner): a referee apart is dropped for the fighter found with
+    the first one painted out; a pair that already touches and has no partner is kept."""
+    uke, referee = _person(100), _person(700)
+    tori = _person(150, source="second_look", partner=uke)
+    chosen, _, _ = choose(_request(), [Stub("stub", [uke, referee]), Stub("second_look", [tori])])
+    assert chosen == [uke, tori]
+    near = _person(180)
+    chosen, _, _ = choose(_request(), [Stub("stub", [uke, near, referee])])
+    assert chosen == [uke, near]

@@ -7,12 +7,12 @@ segmented are one person); of more than two, the pair in contact.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from ..errors import BridgeError
 from ..keypoints import CONFIDENT, same_person, share_inside
 from ..result.format import ROLES
 from .keypoint_file import assign_people
+from .pairing import APART, TOUCHING, box_gap, fighters_in_contact
 from .sources import SOURCES, Candidate, Request, Source
 
 
@@ -75,7 +75,7 @@ def _detected(request: Request, candidates: list[Candidate]):
                 and (owner[id(candidate)] is None or owner[id(candidate)] not in {owner[id(p)] for p in people}):
             people.append(candidate)
     if not found and count == 2:  # a referee or spectator is not a fighter: the fighters touch
-        people = fighters_in_contact(people)
+        people = _with_partner(fighters_in_contact(people), people, candidates)
     for candidate in people[:count - len(found)]:
         found.append(candidate)
         roles.append(None)
@@ -130,42 +130,17 @@ def _owners(candidates: list[Candidate]) -> dict[int, int | None]:
     return owners
 
 
+def _with_partner(pair: list[Candidate], people: list[Candidate], candidates: list[Candidate]) -> list[Candidate]:
+    """The pair, unless a credible candidate was found touching one of the people with that one
+    painted out (Candidate.partner: the second look, which looks only where the pair does not
+    touch, or where the second person lies mostly on the first one's body): then those two."""
+    beside = next((c for c in candidates if c.partner is not None and c.doubt is None
+                   and any(c.partner is p for p in people)), None)
+    return pair if beside is None else [beside.partner, beside]
+
+
 def _box_text(person) -> str:
     points = person.points[person.confidence >= CONFIDENT]
     x0, y0 = points.min(0)
     x1, y1 = points.max(0)
     return f"pixels ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f})"
-
-
-# Two judo fighters are in contact; a referee or a spectator stands apart. When the detector finds
-# more distinct people than fighters, the pair whose keypoint boxes lie closest (in body sizes)
-# is taken, if the two most prominent people stand clearly apart and another pair does not.
-APART = 0.25  # box gap, in the pair's mean box diagonal, beyond which two people are not in contact
-CONSIDERED = 4  # the most prominent people among which the pair is sought
-
-
-def _box(points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-    confident = points[confidence >= CONFIDENT]
-    return np.concatenate([confident.min(0), confident.max(0)])
-
-
-def box_gap(a, b) -> float:
-    """The gap between two people's keypoint boxes, in their mean box diagonal (0: overlapping)."""
-    box_a, box_b = _box(a.points, a.confidence), _box(b.points, b.confidence)
-    gap = np.maximum(0.0, np.maximum(box_a[:2] - box_b[2:], box_b[:2] - box_a[2:]))
-    size = (np.linalg.norm(box_a[2:] - box_a[:2]) + np.linalg.norm(box_b[2:] - box_b[:2])) / 2
-    return float(np.linalg.norm(gap) / max(size, 1e-6))
-
-
-def fighters_in_contact(people: list) -> list:
-    """Of distinct people (most prominent first), the two fighters: the two most prominent, unless
-    they stand apart (APART) while another pair among the first CONSIDERED is in contact; then the
-    closest pair, the more prominent first."""
-    if len(people) <= 2:
-        return people
-    if box_gap(people[0], people[1]) <= APART:
-        return people[:2]
-    pairs = [(box_gap(people[i], people[j]), i + j, i, j) for i in range(min(len(people), CONSIDERED))
-             for j in range(i + 1, min(len(people), CONSIDERED))]
-    gap, _, i, j = min(pairs)
-    return [people[i], people[j]] if gap <= APART else people[:2]

@@ -26,6 +26,7 @@ class Candidate:
     role: str | None = None  # the artist's word: this is that fighter (a rectangle)
     given: bool = False  # keypoints given, not detected (a file): used as they are, never re-detected
     doubt: str | None = None  # why it may be no person at all (None: credible); ends a sentence
+    partner: Candidate | None = None  # the person it was found touching, looked for beside (second_look)
 
     def target(self) -> PersonTarget:
         return PersonTarget(self.points, self.confidence, self.points3d, self.points3d_weight)
