@@ -134,8 +134,8 @@ def _with_partner(pair: list[Candidate], people: list[Candidate], candidates: li
     """The pair, unless a credible candidate was found touching one of the people with that one
     painted out (Candidate.partner: the second look, which looks only where the pair does not
     touch, or where the second person lies mostly on the first one's body): then those two."""
-    beside = next((c for c in candidates if c.partner is not None and c.doubt is None
-                   and any(c.partner is p for p in people)), None)
+    beside = max((c for c in candidates if c.partner is not None and c.doubt is None
+                  and any(c.partner is p for p in people)), key=lambda c: c.score, default=None)
     return pair if beside is None else [beside.partner, beside]
 
 
