@@ -1,7 +1,7 @@
 """How well the detection stage finds the fighters, per scene category and overall (issue 18).
 
     .venv/bin/python benchmarks/bench_detect.py [--scenes DIR ...] [--set DIR --split tune|holdout|all]
-                                                [--json OUT.json]
+                                                [--json OUT.json] [--overlays DIR]
 
 Runs only `find_fighters` (detection, isolation, roles; no fit) on scenes with ground truth, as
 tools/judo_scenes.py and tools/scene_sets.py write them, and scores each true fighter (people
@@ -15,7 +15,9 @@ marked as non-fighters, the referee, are not fighters to find):
   body's size) nearer the other fighter's true keypoints than its own;
 - role: the written role is the fighter's true role.
 With `--set`, the scenes and their categories come from the set's manifest.json; tune on the
-`tune` split, report on `holdout`.
+`tune` split, report on `holdout`. `--overlays DIR` draws each scene with a failure (a fighter
+missed, a blend, more than FAR_PX off) at 512 px: the truth thin (tori green, uke cyan), the
+detections thick (the one written tori red, uke magenta).
 """
 from __future__ import annotations
 
@@ -74,7 +76,36 @@ def _error(points, confidence, true_points, width, height) -> float:
     return float(np.linalg.norm(points[used] - true_points[used], axis=1).mean())
 
 
-def score_scene(folder: Path) -> dict:
+TRUE_COLOURS = {"tori": (0, 200, 0), "uke": (0, 220, 255)}  # RGB
+FOUND_COLOURS = {"tori": (255, 40, 40), "uke": (255, 0, 255)}
+
+
+def draw_failure(photo, fighters, true_points, roles, path: Path) -> None:
+    """The photo at 512 px with the true and the detected skeletons (see the module's doc)."""
+    import cv2
+
+    from bridge.keypoints import LIMBS
+
+    scale = UNIT_SIDE / max(photo.width, photo.height)
+    image = cv2.resize(photo.rgb, (round(photo.width * scale), round(photo.height * scale)), interpolation=cv2.INTER_AREA)
+    image = (image * 0.8).astype(np.uint8)
+    skeletons = [(p * scale, np.ones(len(p)), TRUE_COLOURS[r], 1) for p, r in zip(true_points, roles)]
+    skeletons += [(f.target.points * scale, f.target.confidence, FOUND_COLOURS.get(f.role, (255, 255, 255)), 3)
+                  for f in fighters]
+    for points, confidence, colour, width in skeletons:
+        for a, b in LIMBS:
+            if confidence[a] >= CONFIDENT and confidence[b] >= CONFIDENT:
+                cv2.line(image, tuple(np.round(points[a]).astype(int)), tuple(np.round(points[b]).astype(int)),
+                         colour, width, cv2.LINE_AA)
+    for f in fighters:
+        neck = f.target.points[1] * scale
+        cv2.putText(image, f.role, tuple(np.round(neck).astype(int)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    FOUND_COLOURS.get(f.role, (255, 255, 255)), 1, cv2.LINE_AA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+
+
+def score_scene(folder: Path, overlays: Path | None = None) -> dict:
     from scipy.optimize import linear_sum_assignment
 
     info = json.loads((folder / "truth.json").read_text())
@@ -109,6 +140,9 @@ def score_scene(folder: Path) -> dict:
                        median_px=round(float(np.median(own[confident])) * unit, 2),
                        blend=bool(nearer_other >= 1 / 3), role_right=f.role == role)
         people.append(row)
+    failed = any(not p["found"] or p["blend"] or p["error_px"] > FAR_PX for p in people)
+    if overlays is not None and failed:
+        draw_failure(photo, fighters, true_points, roles, overlays / f"{folder.name}.png")
     return {"scene": folder.name, "seconds": round(seconds, 2), "size": [photo.width, photo.height],
             "detections": len(fighters), "failure": failure, "people": people, "warnings": warnings}
 
@@ -138,11 +172,12 @@ def main(argv=None) -> int:
     parser.add_argument("--set", help="a generated scene set (tools/scene_sets.py) with manifest.json")
     parser.add_argument("--split", default="tune", choices=("tune", "holdout", "all"))
     parser.add_argument("--json", help="write the rows and summaries here")
+    parser.add_argument("--overlays", help="draw each scene with a failure into this folder")
     args = parser.parse_args(argv)
     scenes = _scenes(args)
     rows, by_category = [], defaultdict(list)
     for folder, categories in scenes:
-        row = score_scene(folder)
+        row = score_scene(folder, Path(args.overlays) if args.overlays else None)
         row["categories"] = categories
         rows.append(row)
         by_category["all"].append(row)
