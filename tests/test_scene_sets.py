@@ -141,3 +141,15 @@ def test_count_takes_both_splits():
     assert small[:3] == PLAN[:3]
     with pytest.raises(ValueError):
         scene_sets.plan(50)
+
+
+def test_the_fresh_split_shares_no_pose_or_name_with_the_others():
+    """--split fresh: scenes for checking a change after the holdout was looked at; none of its posed
+    pairs, lone fighters or names may be one of the 48's."""
+    fresh = scene_sets.fresh_plan()
+    assert fresh == scene_sets.fresh_plan() and {s["split"] for s in fresh} == {"fresh"}
+    assert sum(s["kind"] == "pair" for s in fresh) >= 10 and any("referee" in s["categories"] for s in fresh)
+    assert not {s["name"] for s in fresh} & {s["name"] for s in PLAN}
+    poses = lambda scenes: {judo_scenes._pose_key(_params(s)) for s in scenes if s["kind"] == "pair"}  # noqa: E731
+    assert not poses(fresh) & poses(PLAN)
+    assert not {s["seed"] for s in fresh} & {s["seed"] for s in PLAN}
