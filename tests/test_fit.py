@@ -6,7 +6,7 @@ import roma
 import torch
 
 from bridge.geometry.camera import intrinsics, project
-from bridge.fitting.fit import facing_yaws, fit_fighter
+from bridge.fitting.fit import facing_yaws, fit_fighter, initial_placement
 from bridge.keypoints import INDEX
 from bridge.metrics import keypoint_error_px
 
@@ -84,3 +84,20 @@ def test_keypoints_from_the_bones_alone_are_the_meshs_keypoints(body):
     bone_grads = torch.autograd.grad(from_bones.square().sum(), (shape, pose))
     for a, b in zip(mesh_grads, bone_grads):
         assert torch.allclose(a, b, rtol=1e-3, atol=1e-3)
+
+
+def test_a_torso_seen_end_on_does_not_push_the_start_far_behind(body):
+    """A fighter bent towards the camera (seoi-nage's tori from a high camera) shows a short torso;
+    the start's depth then comes from the limbs, not from that torso (it put tori 9-12 m deep on
+    two fresh scenes). An upright body keeps the torso's depth."""
+    K = intrinsics(384, 512)
+    upright = project(K, posed_body(body, yaw=0.0, knee=0.0, elbow=0.0).keypoints[0].numpy())
+    conf = np.ones(25)
+    depth = initial_placement(upright, conf, K)[2]
+    assert 3.0 < depth < 4.2  # the body stands at 3.5 m
+    bent = upright.copy()
+    neck, hip = INDEX["neck"], INDEX["mid_hip"]
+    shift = (upright[hip] - upright[neck]) * 0.7  # the torso a third as long in the photo
+    for name in ("neck", "nose", "right_eye", "left_eye", "right_ear", "left_ear", "right_shoulder", "left_shoulder"):
+        bent[INDEX[name]] = upright[INDEX[name]] + shift
+    assert 3.0 < initial_placement(bent, conf, K)[2] < 4.2

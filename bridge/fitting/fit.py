@@ -37,6 +37,11 @@ from .pair import CLOSEST_REFRESH_STEPS, contact_sample
 TORSO_POINTS = [INDEX[n] for n in ("neck", "right_shoulder", "left_shoulder", "mid_hip", "right_hip", "left_hip")]
 PELVIS = INDEX["mid_hip"]
 TORSO_LENGTH_M = 0.48  # neck to mid-hip of Anny's average body
+# Anny's average body's limbs (BODY_25 keypoints, rest pose), for initial_placement's depth bounds.
+LIMB_LENGTHS_M = [(f"{side}_{a}", f"{side}_{b}", length) for side in ("right", "left")
+                  for a, b, length in (("hip", "knee", 0.377), ("knee", "ankle", 0.374), ("shoulder", "elbow", 0.259),
+                                       ("elbow", "wrist", 0.232))]
+FORESHORTENED = 1.5  # a torso depth this far beyond the limbs' bound is not believed
 # A person's facing starts run through the torso stage only; then the best goes on alone
 # (docs/decisions.md, "Fit settings").
 PRUNE_AFTER_STAGES = 1
@@ -118,7 +123,10 @@ def facing_yaws(points: np.ndarray, conf: np.ndarray) -> list[float]:
 
 
 def initial_placement(points: np.ndarray, conf: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Root position from the torso's pixel length (depth) and the hips' pixel (direction)."""
+    """Root position from the torso's pixel length (depth) and the hips' pixel (direction). A
+    segment seen end-on looks short, so each limb's pixel length bounds the depth from above: a
+    torso shorter than the limbs allow (bent towards the camera, seen from above) is foreshortened,
+    and the limbs' bound (the second tightest, so one wrong keypoint cannot set it) is the depth."""
     neck, hip = INDEX["neck"], INDEX["mid_hip"]
     valid = conf > 0
     if valid[neck] and valid[hip]:
@@ -126,6 +134,10 @@ def initial_placement(points: np.ndarray, conf: np.ndarray, K: np.ndarray) -> np
     else:
         torso_px = 0.3 * np.ptp(points[valid][:, 1]) if valid.sum() >= 2 else 0.0
     depth = K[0, 0] * TORSO_LENGTH_M / max(torso_px, 1.0)
+    bounds = sorted(K[0, 0] * length / max(float(np.linalg.norm(points[INDEX[a]] - points[INDEX[b]])), 1.0)
+                    for a, b, length in LIMB_LENGTHS_M if valid[INDEX[a]] and valid[INDEX[b]])
+    if len(bounds) >= 3 and depth > FORESHORTENED * bounds[1]:
+        depth = bounds[1]
     centre = points[hip] if valid[hip] else points[valid].mean(axis=0)
     ray = np.linalg.solve(K, np.array([centre[0], centre[1], 1.0]))
     return ray * depth
