@@ -43,7 +43,8 @@ PAIR_POSES = {
 }
 FRESH = "fresh"
 PAIR_POSES[FRESH] = [("seoi-nage", "throw", "light", 5), ("seoi-nage", "throw", "typical", 5),
-                     ("tomoe-nage", "throw", "light", 4)]
+                     ("tomoe-nage", "throw", "light", 4), ("uchi-mata", "throw", "light", 4),
+                     ("harai-goshi", "throw", "typical", 4)]
 # (uchi-mata at seed 1000 could not be posed: 45.6 mm through each other with two heavy fighters,
 # 11.3 mm with two typical ones; harai-goshi with two light ones neither.)
 # (seoi-nage with two heavy fighters, seed 702, could not be posed within 5 mm in two attempts:
