@@ -87,7 +87,8 @@ def draw_failure(photo, fighters, true_points, roles, path: Path) -> None:
     from bridge.keypoints import LIMBS
 
     scale = UNIT_SIDE / max(photo.width, photo.height)
-    image = cv2.resize(photo.rgb, (round(photo.width * scale), round(photo.height * scale)), interpolation=cv2.INTER_AREA)
+    size = (round(photo.width * scale), round(photo.height * scale))
+    image = cv2.resize(photo.rgb, size, interpolation=cv2.INTER_AREA)
     image = (image * 0.8).astype(np.uint8)
     skeletons = [(p * scale, np.ones(len(p)), TRUE_COLOURS[r], 1) for p, r in zip(true_points, roles)]
     skeletons += [(f.target.points * scale, f.target.confidence, FOUND_COLOURS.get(f.role, (255, 255, 255)), 3)

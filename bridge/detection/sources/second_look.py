@@ -67,8 +67,9 @@ def painted_out(rgb: np.ndarray, points: np.ndarray, confidence: np.ndarray) -> 
 
 
 def look_beside(rgb: np.ndarray, points: np.ndarray, confidence: np.ndarray) -> list:
-    """The credible people (mediapipe_crops' detections, image pixels) found around a person
-    (points in rgb's pixels) once that person is painted out, other than that person."""
+    """The people (mediapipe_crops' detections, image pixels, seen in MIN_VIEWS views or more)
+    found around a person (points in rgb's pixels) once that person is painted out, other than
+    that person."""
     sure = points[confidence >= CONFIDENT]
     size = keypoint_size(points, confidence)
     height, width = rgb.shape[:2]
@@ -105,7 +106,9 @@ class SecondLook(Source):
                     continue
             beside = [(d, d.points / scale) for d in look_beside(request.rgb, points, anchor.confidence)]
             beside = [(d, seen) for d, seen in beside if box_gap(_Seen(seen, d.confidence), anchor) <= TOUCHING]
-            if touching and any(same_person(seen, d.confidence, pair[1].points, pair[1].confidence) for d, seen in beside):
+            second = pair[1] if touching else None
+            if second is not None and any(same_person(seen, d.confidence, second.points, second.confidence)
+                                          for d, seen in beside):
                 continue  # the second person seen again on its own: no blend, the crop vote's view stays
             for d, seen in beside:  # a fighter whose keypoint box overlaps the other's
                 found.append(Candidate(seen, d.confidence, self.name, score=d.views / VIEWS
