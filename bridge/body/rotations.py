@@ -58,4 +58,5 @@ def rotvec_to_rotmat(rotvec: torch.Tensor, epsilon: float = 1e-6) -> torch.Tenso
     sin_part = torch.where(small, torch.ones_like(theta), sin / safe)
     outer_part = torch.where(small, torch.zeros_like(theta), (1.0 - cos) / (safe * safe))
     cross = torch.einsum("ijk,...k->...ij", _LEVI_CIVITA.to(rotvec.dtype), rotvec)
-    return cos_part * _EYE.to(rotvec.dtype) + sin_part * cross + outer_part * (rotvec[..., :, None] * rotvec[..., None, :])
+    outer = rotvec[..., :, None] * rotvec[..., None, :]
+    return cos_part * _EYE.to(rotvec.dtype) + sin_part * cross + outer_part * outer

@@ -7,7 +7,6 @@ segmented are one person); of more than two, the pair in contact.
 """
 from __future__ import annotations
 
-
 from ..errors import BridgeError
 from ..keypoints import CONFIDENT, same_person, share_inside
 from ..result.format import ROLES

@@ -8,8 +8,8 @@ from ..keypoints import CONFIDENT
 
 # Two people whose keypoint boxes lie further apart than this (box_gap) are not in contact.
 APART = 0.25
-# The two fighters' keypoint boxes overlap: true pairs of every generated and committed scene did
-# (gap 0), a referee stood 0.2-0.9 away (docs/decisions.md, "The second look").
+# The two fighters' keypoint boxes overlap; a referee's stand apart (measured in docs/decisions.md,
+# "The second look").
 TOUCHING = 0.0
 CONSIDERED = 4  # the most prominent people among which the pair is sought
 

@@ -14,21 +14,21 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ...keypoints import CONFIDENT, LIMBS, keypoint_size, same_person, share_inside
+from ...keypoints import CONFIDENT, INDEX, LIMBS, keypoint_size, same_person, share_inside
 from ..pairing import TOUCHING, box_gap, fighters_in_contact
 from .base import Candidate, Request, Source, roles_left
 from .mediapipe_crops import VIEWS, candidate_people
 
 REACH = 0.5  # the searched region: the person's keypoint box grown by this share of its diagonal each side
 LIMB_WIDTH = 0.05  # half-width of a painted-out limb, a share of the person's keypoint box diagonal
-TORSO = (2, 5, 12, 9)  # BODY_25 right shoulder, left shoulder, left hip, right hip
-HEAD = (0, 15, 16, 17, 18)
+TORSO = [INDEX[n] for n in ("right_shoulder", "left_shoulder", "left_hip", "right_hip")]  # a polygon, in order
+HEAD = [INDEX[n] for n in ("nose", "right_eye", "left_eye", "right_ear", "left_ear")]
 # Where the pair touches, the second person is looked behind only when at least this share of its
-# confident keypoints lies on the first one's painted body (a blend of both does; tuned on the
-# harder set's tune split: 0.3 and 0.4 chose alike, docs/decisions.md, "The second look").
+# confident keypoints lies on the first one's painted body, as a blend of both does
+# (docs/decisions.md, "The second look").
 SUSPECT = 0.4
 # A person found beside must come back in this many views: what is left of a painted-out body (its
-# feet, an arm's edge) fools the detector once (a referee's feet on the holdout split, harai-goshi v1).
+# feet, an arm's edge) can fool the detector once.
 MIN_VIEWS = 2
 ON_PAINT = 0.5  # a detection with this share of its confident keypoints on the paint is the painted person
 
@@ -53,8 +53,8 @@ def painted_out(rgb: np.ndarray, points: np.ndarray, confidence: np.ndarray) -> 
     for a, b in LIMBS:
         if sure[a] and sure[b]:
             cv2.line(cover, tuple(int(v) for v in points[a]), tuple(int(v) for v in points[b]), 1, width)
-    if sure[list(TORSO)].all():
-        cv2.fillPoly(cover, [np.round(points[list(TORSO)]).astype(np.int32)], 1)
+    if sure[TORSO].all():
+        cv2.fillPoly(cover, [np.round(points[TORSO]).astype(np.int32)], 1)
     head = [i for i in HEAD if sure[i]]
     if head:
         centre = points[head].mean(0)
@@ -66,16 +66,15 @@ def painted_out(rgb: np.ndarray, points: np.ndarray, confidence: np.ndarray) -> 
     return out, covered
 
 
-def look_beside(rgb: np.ndarray, points: np.ndarray, confidence: np.ndarray) -> list:
+def look_beside(painted: np.ndarray, cover: np.ndarray, points: np.ndarray, confidence: np.ndarray) -> list:
     """The people (mediapipe_crops' detections, image pixels, seen in MIN_VIEWS views or more)
-    found around a person (points in rgb's pixels) once that person is painted out, other than
-    that person."""
+    found around a person (points in the image's pixels) in `painted`, the image with that person
+    painted out (`cover`, from painted_out), other than that person."""
     sure = points[confidence >= CONFIDENT]
     size = keypoint_size(points, confidence)
-    height, width = rgb.shape[:2]
+    height, width = painted.shape[:2]
     x0, y0 = np.maximum(np.floor(sure.min(0) - REACH * size), 0).astype(int)
     x1, y1 = np.minimum(np.ceil(sure.max(0) + REACH * size), [width, height]).astype(int)
-    painted, cover = painted_out(rgb, points, confidence)
     crop = np.ascontiguousarray(painted[y0:y1, x0:x1])
     found = []
     for detection in candidate_people(crop):
@@ -100,24 +99,16 @@ class SecondLook(Source):
         found = []
         for anchor in pair[:1] if touching else pair:
             points = anchor.points * scale
-            if touching:  # is the second person a blend of both, mostly on the first one's body?
-                _, cover = painted_out(request.rgb, points, anchor.confidence)
-                if share_inside(pair[1].points * scale, pair[1].confidence, cover) < SUSPECT:
-                    continue
-            beside = [(d, d.points / scale) for d in look_beside(request.rgb, points, anchor.confidence)]
-            beside = [(d, seen) for d, seen in beside if box_gap(_Seen(seen, d.confidence), anchor) <= TOUCHING]
-            second = pair[1] if touching else None
-            if second is not None and any(same_person(seen, d.confidence, second.points, second.confidence)
-                                          for d, seen in beside):
+            painted, cover = painted_out(request.rgb, points, anchor.confidence)
+            # Where the pair touches: is the second person a blend of both, mostly on the first one's body?
+            if touching and share_inside(pair[1].points * scale, pair[1].confidence, cover) < SUSPECT:
+                continue
+            beside = [Candidate(d.points / scale, d.confidence, self.name, score=d.views / VIEWS
+                                + float(d.confidence.mean()), points3d=d.points3d, partner=anchor)
+                      for d in look_beside(painted, cover, points, anchor.confidence)]
+            beside = [c for c in beside if box_gap(c, anchor) <= TOUCHING]  # its box overlaps the anchor's
+            if touching and any(same_person(c.points, c.confidence, pair[1].points, pair[1].confidence)
+                                for c in beside):
                 continue  # the second person seen again on its own: no blend, the crop vote's view stays
-            for d, seen in beside:  # a fighter whose keypoint box overlaps the other's
-                found.append(Candidate(seen, d.confidence, self.name, score=d.views / VIEWS
-                                       + float(d.confidence.mean()), points3d=d.points3d, partner=anchor))
+            found += beside
         return found
-
-
-class _Seen:
-    """Points and confidences, as box_gap reads a person."""
-
-    def __init__(self, points, confidence):
-        self.points, self.confidence = points, confidence
