@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_detect.py [--scenes DIR ...] [--set DIR --split tune|holdout|all]
                                                 [--json OUT.json] [--overlays DIR]
+                                                [--landmark full|heavy]
 
 Runs only `find_fighters` (detection, isolation, roles; no fit) on scenes with ground truth, as
 tools/judo_scenes.py and tools/scene_sets.py write them, and scores each true fighter (people
@@ -33,6 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bridge.detection import mediapipe_pose  # noqa: E402
 from bridge.detection.fighters import find_fighters  # noqa: E402
 from bridge.errors import BridgeError  # noqa: E402
 from bridge.imaging.photo import load_photo  # noqa: E402
@@ -174,7 +176,11 @@ def main(argv=None) -> int:
     parser.add_argument("--split", default="tune", choices=("tune", "holdout", "all"))
     parser.add_argument("--json", help="write the rows and summaries here")
     parser.add_argument("--overlays", help="draw each scene with a failure into this folder")
+    parser.add_argument("--landmark", choices=sorted(mediapipe_pose.COMPLEXITY), default=mediapipe_pose.LANDMARK_MODEL,
+                        help="the BlazePose landmark model the detector runs (default: the product's)")
     args = parser.parse_args(argv)
+    mediapipe_pose.LANDMARK_MODEL = args.landmark
+    print(f"landmark model: {mediapipe_pose.landmark_model_in_use()}", flush=True)
     scenes = _scenes(args)
     rows, by_category = [], defaultdict(list)
     for folder, categories in scenes:

@@ -20,7 +20,8 @@ def test_zip_passes_blenders_manifest_validation(extension_zip):
 def test_zip_carries_the_bridge_and_its_requirements(extension_zip):
     names = set(zipfile.ZipFile(extension_zip).namelist())
     assert {"blender_manifest.toml", "__init__.py", "bridge/__main__.py", "bridge/messages.py",
-            "requirements.txt", "build_defaults.json"} <= names
+            "requirements.txt", "build_defaults.json", "bridge/detection/models/pose_landmark_heavy.tflite",
+            "bridge/detection/models/LICENSE", "bridge/detection/models/NOTICE"} <= names
     assert not any("__pycache__" in name for name in names)
     requirements = zipfile.ZipFile(extension_zip).read("requirements.txt").decode()
     assert "torch" in requirements and "bpy" not in requirements and "pytest" not in requirements

@@ -136,3 +136,17 @@ def test_a_person_found_touching_the_first_replaces_one_standing_apart():
     near = _person(180)
     chosen, _, _ = choose(_request(), [Stub("stub", [uke, near, referee])])
     assert chosen == [uke, near]
+
+
+def test_a_blend_seen_most_often_does_not_hide_both_tangled_fighters():
+    """A blend of two tangled fighters lies near each of them, so the greedy pass took it and
+    counted both real fighters as that one person ("Only one person was found", the committed
+    harai-goshi scene with the heavy landmark model); two distinct detections in contact win."""
+    tori = _person(100, score=2.8)
+    uke = Candidate(tori.points + [50.0, 20.0], np.ones(25), "stub", score=2.8)  # 0.17 of a body apart
+    blend = Candidate((tori.points + uke.points) / 2, np.ones(25), "stub", score=5.9)
+    assert choose(_request(), [Stub("stub", [blend, tori, uke])])[0] == [tori, uke]
+    # one person seen three ways is still one person, with the warning that says so
+    again = Candidate(tori.points + 3.0, np.ones(25), "stub", score=2.0)
+    chosen, _, warnings = choose(_request(), [Stub("stub", [tori, again])])
+    assert chosen == [tori] and "Only one person" in warnings[0]

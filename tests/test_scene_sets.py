@@ -143,13 +143,15 @@ def test_count_takes_both_splits():
         scene_sets.plan(50)
 
 
-def test_the_fresh_split_shares_no_pose_or_name_with_the_others():
-    """--split fresh: scenes for checking a change after the holdout was looked at; none of its posed
-    pairs, lone fighters or names may be one of the 48's."""
-    fresh = scene_sets.fresh_plan()
-    assert fresh == scene_sets.fresh_plan() and {s["split"] for s in fresh} == {"fresh"}
-    assert sum(s["kind"] == "pair" for s in fresh) >= 10 and any("referee" in s["categories"] for s in fresh)
-    assert not {s["name"] for s in fresh} & {s["name"] for s in PLAN}
+@pytest.mark.parametrize("split", scene_sets.EXTRA_SPLITS)
+def test_the_extra_splits_share_no_pose_or_name_with_the_others(split):
+    """--split fresh and blind: scenes for checking a change after the holdout (and fresh) were looked
+    at; none of their posed pairs, lone fighters, seeds or names may be another split's."""
+    extra = scene_sets.fresh_plan(split)
+    others = PLAN + [s for other in scene_sets.EXTRA_SPLITS if other != split for s in scene_sets.fresh_plan(other)]
+    assert extra == scene_sets.fresh_plan(split) and {s["split"] for s in extra} == {split}
+    assert sum(s["kind"] == "pair" for s in extra) >= 10 and any("referee" in s["categories"] for s in extra)
+    assert not {s["name"] for s in extra} & {s["name"] for s in others}
     poses = lambda scenes: {judo_scenes._pose_key(_params(s)) for s in scenes if s["kind"] == "pair"}  # noqa: E731
-    assert not poses(fresh) & poses(PLAN)
-    assert not {s["seed"] for s in fresh} & {s["seed"] for s in PLAN}
+    assert not poses(extra) & poses(others)
+    assert not {s["seed"] for s in extra} & {s["seed"] for s in others}

@@ -3,7 +3,7 @@
 across photo sizes, clothing, builds, clutter, a referee, camera height and roll, tangled and
 upside-down throws, plus one-fighter scenes (some seen from behind, kicking or stepping).
 
-    python tools/scene_sets.py --out DIR [--count 48] [--split tune|holdout|all|fresh] [--dry-run]
+    python tools/scene_sets.py --out DIR [--count 48] [--split tune|holdout|all|fresh|blind] [--dry-run]
 
 Every scene is a fixed seed plus explicit options for tools/judo_scenes.py (scene_parameters'
 OPTIONS, or solo_parameters for a lone fighter), so the set and its split are reproducible.
@@ -16,6 +16,8 @@ is complete is skipped, so a stopped run resumes where it stopped.
 
 `--split fresh` renders a third split, never part of the 48 (its own posed pairs, seeds and
 looks): scenes for checking a change that was tuned on `tune` after `holdout` has been looked at.
+`--split blind` renders a fourth (2026-12-07), for judging a change once after `fresh` was looked
+at too: its figures are only ever reported, never tuned on.
 """
 from __future__ import annotations
 
@@ -50,6 +52,11 @@ PAIR_POSES[FRESH] = [("seoi-nage", "throw", "light", 5), ("seoi-nage", "throw", 
 # does not pose either: its four scenes fail in about a minute and the manifest marks them.)
 # (seoi-nage with two heavy fighters, seed 702, could not be posed within 5 mm in two attempts:
 # 11 mm after 9 minutes, so the heavy pairs are harai-goshi and tomoe-nage.)
+BLIND = "blind"
+PAIR_POSES[BLIND] = [("harai-goshi", "throw", "typical", 4), ("tomoe-nage", "throw", "mismatch", 4),
+                     ("seoi-nage", "throw", "typical", 4), ("uchi-mata", "throw", "light", 4)]
+EXTRA_SPLITS = (FRESH, BLIND)  # outside the 48
+EXTRA_OFFSET = {FRESH: 14, BLIND: 3}
 POSE_ATTEMPTS = 2  # judo_scenes.pose_fighters' attempts (4 for the committed set)
 # The looks, cycled over a split's pair scenes (offset per split so that looks and poses meet
 # differently): photo long side, gi scheme, camera height, camera roll.
@@ -60,12 +67,13 @@ CAMERA_ORDER = ("normal", "low", "normal", "high", "normal", "high", "low")
 ROLL_ORDER = (0.0, 0.0, 30.0, 0.0, -40.0, 0.0, 15.0, 0.0, -25.0)
 SOLO_POSES = ("stance", "step", "kick", "sweep")
 SOLO_VIEWS = {"tune": ("behind", "front", "side", "behind"), "holdout": ("front", "behind", "behind", "side"),
-              FRESH: ("side", "behind", "front", "behind")}
-SOLO_SIZES = {"tune": (512, 1024, 2048, 768), "holdout": (768, 2048, 1024, 512), FRESH: (1024, 640, 1600, 896)}
+              FRESH: ("side", "behind", "front", "behind"), BLIND: ("front", "behind", "side", "behind")}
+SOLO_SIZES = {"tune": (512, 1024, 2048, 768), "holdout": (768, 2048, 1024, 512), FRESH: (1024, 640, 1600, 896),
+              BLIND: (896, 1280, 640, 3000)}
 SOLO_GI = ("white", "blue", "none", "white")
 SOLO_CAMERA = ("normal", "normal", "low", "high")
-SEED_BASE = {"tune": 600, "holdout": 700, FRESH: 1000}
-SOLO_SEED_BASE = {"tune": 800, "holdout": 900, FRESH: 1100}
+SEED_BASE = {"tune": 600, "holdout": 700, FRESH: 1000, BLIND: 1200}
+SOLO_SEED_BASE = {"tune": 800, "holdout": 900, FRESH: 1100, BLIND: 1300}
 SIZE_SMALL, SIZE_LARGE = 800, 2000  # size_small: long side <= 800; size_large: > 2000
 
 
@@ -168,17 +176,17 @@ def plan(count: int = 48) -> list[dict]:
     return chosen
 
 
-def fresh_plan() -> list[dict]:
-    """The fresh split's scenes: its posed pairs' variants (looks offset from the others') and its
-    lone fighters, the big photos last."""
-    groups, solos = _pair_scenes(FRESH, offset=14), _solo_scenes(FRESH)
+def fresh_plan(split: str = FRESH) -> list[dict]:
+    """A split outside the 48 (fresh or blind): its posed pairs' variants (looks offset from the
+    others') and its lone fighters, the big photos last."""
+    groups, solos = _pair_scenes(split, offset=EXTRA_OFFSET[split]), _solo_scenes(split)
     ordered = [scene for pairs in groups for scene in pairs] + solos
     return sorted(ordered, key=lambda scene: scene["options"]["long_side"] > SIZE_LARGE)
 
 
 def category_counts(scenes: list[dict]) -> dict:
     counts = {}
-    splits = SPLITS + ((FRESH,) if any(s["split"] == FRESH for s in scenes) else ())
+    splits = SPLITS + tuple(extra for extra in EXTRA_SPLITS if any(s["split"] == extra for s in scenes))
     for scene in scenes:
         for category in scene["categories"]:
             counts.setdefault(category, {split: 0 for split in splits})[scene["split"]] += 1
@@ -207,8 +215,8 @@ def write_manifest(out: Path, scenes: list[dict]) -> dict:
         rows.append(row)
     manifest = {
         "generator": "tools/scene_sets.py", "count": len(scenes),
-        "splits": {split: sum(s["split"] == split for s in scenes) for split in (*SPLITS, FRESH)
-                   if split != FRESH or any(s["split"] == FRESH for s in scenes)},
+        "splits": {split: sum(s["split"] == split for s in scenes) for split in (*SPLITS, *EXTRA_SPLITS)
+                   if split in SPLITS or any(s["split"] == split for s in scenes)},
         "categories": category_counts(scenes),
         "scenes": rows,
         "notes": "person 0 tori, 1 uke (or 0 the lone fighter); a referee, where present, is person 2: "
@@ -235,13 +243,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="output folder (one sub-folder per scene)")
     parser.add_argument("--count", type=int, default=48, help="scenes in the set, half per split (at most 48)")
-    parser.add_argument("--split", choices=(*SPLITS, "all", FRESH), default="all",
-                        help="which split to render (fresh: the third split, outside the 48)")
+    parser.add_argument("--split", choices=(*SPLITS, "all", *EXTRA_SPLITS), default="all",
+                        help="which split to render (fresh, blind: the third and fourth, outside the 48)")
     parser.add_argument("--dry-run", action="store_true", help="write the manifest only")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    scenes = plan(args.count) if args.split != FRESH else fresh_plan()
+    scenes = fresh_plan(args.split) if args.split in EXTRA_SPLITS else plan(args.count)
     manifest = write_manifest(out, scenes)
     todo = [s for s in scenes if args.split in ("all", s["split"])]
     print(f"{len(scenes)} scenes ({manifest['splits']}), rendering {len(todo)} of split {args.split} into {out}",

@@ -75,6 +75,8 @@ def _detected(request: Request, candidates: list[Candidate]):
             people.append(candidate)
     if not found and count == 2:  # a referee or spectator is not a fighter: the fighters touch
         people = _with_partner(fighters_in_contact(people), people, candidates)
+        if len(people) < 2:
+            people = _distinct_pair(candidates) or people
     for candidate in people[:count - len(found)]:
         found.append(candidate)
         roles.append(None)
@@ -127,6 +129,20 @@ def _owners(candidates: list[Candidate]) -> dict[int, int | None]:
                                           candidate.points, candidate.confidence, segmented[k].points,
                                           segmented[k].confidence, JOINTS_NEAR))), None)
     return owners
+
+
+def _distinct_pair(candidates: list[Candidate]) -> list[Candidate] | None:
+    """Where every credible detection counted as one person (a blend of two tangled fighters, seen
+    in most views, lies near each of them), the first two credible detections that are not one
+    person and touch: two fighters asked for, two distinct bodies seen (docs/decisions.md, "The
+    heavy landmark model")."""
+    credible = [c for c in candidates if c.role is None and c.doubt is None]
+    for i, one in enumerate(credible):
+        for other in credible[i + 1:]:
+            if box_gap(one, other) <= TOUCHING and not same_person(one.points, one.confidence, other.points,
+                                                                   other.confidence):
+                return [one, other]
+    return None
 
 
 def _with_partner(pair: list[Candidate], people: list[Candidate], candidates: list[Candidate]) -> list[Candidate]:

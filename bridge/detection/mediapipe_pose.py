@@ -1,12 +1,17 @@
-"""2D keypoints with MediaPipe Pose, offline: mediapipe 0.10.21 ships its pose models."""
+"""2D keypoints with MediaPipe Pose, offline: mediapipe 0.10.21 ships its pose detector and full
+landmark model; the heavy landmark model ships beside this file (models/, Apache-2.0)."""
 from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
+import shutil
 import sys
+import tempfile
 import types
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,6 +22,12 @@ from ..keypoints import CONFIDENT, keypoint_size, map_keypoints, mapping_matrix,
 from .isolation import isolate_fighter
 
 MIN_DETECTION_CONFIDENCE = 0.3
+# Which BlazePose landmark model the detector runs: heavy places joints better on the scenes the
+# project never tuned on (docs/decisions.md, "The heavy landmark model"); full is the fallback.
+LANDMARK_MODEL = "heavy"
+COMPLEXITY = {"full": 1, "heavy": 2}
+HEAVY_MODEL = Path(__file__).resolve().parent / "models" / "pose_landmark_heavy.tflite"
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -53,17 +64,54 @@ def _pyplot_stand_in():
                 del sys.modules[name]
 
 
-@functools.lru_cache(maxsize=1)
+def heavy_in_package(package_dir: Path, source: Path = HEAVY_MODEL) -> bool:
+    """Puts the shipped heavy model where mediapipe's legacy solution looks for it (inside the
+    installed package, where it would otherwise try to download it), once; True when it is there.
+    Written to a temporary file and renamed, so an interrupted copy never leaves half a model."""
+    target = package_dir / "modules" / "pose_landmark" / "pose_landmark_heavy.tflite"
+    if not source.is_file():
+        return False
+    if target.is_file() and target.stat().st_size == source.stat().st_size:
+        return True
+    try:
+        with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as part:
+            temporary = Path(part.name)
+        try:
+            shutil.copyfile(source, temporary)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+    except OSError as error:
+        log.warning("the heavy landmark model could not be put into %s (%s); using the full one", target.parent,
+                    error)
+        return False
+    return True
+
+
+def landmark_model_in_use() -> str:
+    """The landmark model the detector runs here: LANDMARK_MODEL, or full where heavy cannot be had."""
+    return _pose_estimator()[1]
+
+
 def _pose_estimator():
+    return _estimator_for(LANDMARK_MODEL)
+
+
+@functools.lru_cache(maxsize=2)
+def _estimator_for(model: str):
+    if model not in COMPLEXITY:
+        raise ValueError(f"landmark model {model!r}: one of {sorted(COMPLEXITY)}")
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with _pyplot_stand_in():
         import mediapipe as mp
 
+    if model == "heavy" and not heavy_in_package(Path(mp.__file__).resolve().parent):
+        model = "full"
     with _native_stderr_silenced():
         return mp.solutions.pose.Pose(
-            static_image_mode=True, model_complexity=1, min_detection_confidence=MIN_DETECTION_CONFIDENCE
-        )
+            static_image_mode=True, model_complexity=COMPLEXITY[model], min_detection_confidence=MIN_DETECTION_CONFIDENCE
+        ), model
 
 
 def _rotate(rgb: np.ndarray, quarter_turns: int) -> np.ndarray:
@@ -103,7 +151,7 @@ def detect_body25(rgb: np.ndarray, quarter_turns: int = 0) -> Detection | None:
     lying) and maps the points back."""
     height, width = rgb.shape[:2]
     turned = _rotate(rgb, quarter_turns)
-    estimator = _pose_estimator()
+    estimator = _pose_estimator()[0]
     with _native_stderr_silenced():
         result = estimator.process(turned)
     if result.pose_landmarks is None:
