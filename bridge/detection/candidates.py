@@ -12,7 +12,7 @@ import numpy as np
 from ..imaging.masks import dilate_mask, margin_px
 from ..keypoints import CONFIDENT, MIN_CONFIDENT_KEYPOINTS, PersonTarget, same_person, share_inside
 from .isolation import grabcut_mask
-from .mediapipe_pose import detect_isolated, isolated_view
+from .mediapipe_pose import detect_isolated_views, isolated_view
 
 
 def enough_keypoints(confidence: np.ndarray) -> bool:
@@ -89,10 +89,10 @@ def redetected(rgb, targets: list[PersonTarget], masks: list[np.ndarray], hints,
     current, current_masks = targets, masks
     for round_ in range(REDETECT_ROUNDS):
         # Both isolated views side by side (inpainting holds no interpreter lock), then the
-        # detector (one MediaPipe graph) on each in turn.
+        # detector on both, its graphs side by side.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="isolate") as pool:
             views = list(pool.map(lambda i: isolated_view(rgb, current_masks[i], current_masks[1 - i]), range(2)))
-        found = [detect_isolated(view) for view in views]
+        found = detect_isolated_views(views)
         if any(d is None or not enough_keypoints(d.confidence) for d in found):
             break
         new = [scaled_target(d, scale) for d in found]

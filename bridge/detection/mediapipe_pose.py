@@ -6,10 +6,13 @@ import contextlib
 import functools
 import logging
 import os
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 import types
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import numpy as np
 from ..imaging.masks import dilate_mask, margin_px
 from ..imaging.photo import MAX_PROCESSING_SIDE, shrink_scale
 from ..keypoints import CONFIDENT, keypoint_size, map_keypoints, mapping_matrix, points_inside, same_person
+from .blazepose import HEAVY_MODEL
 from .isolation import isolate_fighter
 
 MIN_DETECTION_CONFIDENCE = 0.3
@@ -26,22 +30,37 @@ MIN_DETECTION_CONFIDENCE = 0.3
 # project never tuned on (docs/decisions.md, "The heavy landmark model"); full is the fallback.
 LANDMARK_MODEL = "heavy"
 COMPLEXITY = {"full": 1, "heavy": 2}
-HEAVY_MODEL = Path(__file__).resolve().parent / "models" / "pose_landmark_heavy.tflite"
 log = logging.getLogger(__name__)
+
+
+# MediaPipe graphs run side by side, one view each: a static image's result does not depend on the
+# graph or on what it saw before, and a graph's wait releases the interpreter lock (12 views of a
+# photo: 0.92 s on one graph, 0.53 s on two, docs/decisions.md, "Warm bridge").
+GRAPHS = max(1, min(2, os.cpu_count() or 1))
+_silenced = {"count": 0, "saved": None}
+_silenced_lock = threading.Lock()
 
 
 @contextlib.contextmanager
 def _native_stderr_silenced():
-    """TFLite and glog write to file descriptor 2 from C++; keep that chatter off the terminal."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
+    """TFLite and glog write to file descriptor 2 from C++; keep that chatter off the terminal.
+    Counted, so that threads detecting side by side restore the real stderr only when the last
+    one is done."""
+    with _silenced_lock:
+        if _silenced["count"] == 0:
+            sys.stderr.flush()
+            _silenced["saved"] = os.dup(2)
+            with open(os.devnull, "w") as devnull:
+                os.dup2(devnull.fileno(), 2)
+        _silenced["count"] += 1
     try:
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        with _silenced_lock:
+            _silenced["count"] -= 1
+            if _silenced["count"] == 0:
+                os.dup2(_silenced["saved"], 2)
+                os.close(_silenced["saved"])
 
 
 @contextlib.contextmanager
@@ -97,6 +116,23 @@ def _pose_estimator():
     return _estimator_for(LANDMARK_MODEL)
 
 
+class _Graphs:
+    """MediaPipe pose graphs, each used by one thread at a time."""
+
+    def __init__(self, graphs: list):
+        self._free = queue.Queue()
+        for graph in graphs:
+            self._free.put(graph)
+
+    @contextlib.contextmanager
+    def one(self):
+        graph = self._free.get()
+        try:
+            yield graph
+        finally:
+            self._free.put(graph)
+
+
 @functools.lru_cache(maxsize=2)
 def _estimator_for(model: str):
     if model not in COMPLEXITY:
@@ -109,9 +145,21 @@ def _estimator_for(model: str):
     if model == "heavy" and not heavy_in_package(Path(mp.__file__).resolve().parent):
         model = "full"
     with _native_stderr_silenced():
-        return mp.solutions.pose.Pose(
-            static_image_mode=True, model_complexity=COMPLEXITY[model], min_detection_confidence=MIN_DETECTION_CONFIDENCE
-        ), model
+        return _Graphs([mp.solutions.pose.Pose(static_image_mode=True, model_complexity=COMPLEXITY[model],
+                                               min_detection_confidence=MIN_DETECTION_CONFIDENCE)
+                        for _ in range(GRAPHS)]), model
+
+
+@functools.lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=GRAPHS, thread_name_prefix="mediapipe")
+
+
+def detect_views(views: list[tuple[np.ndarray, int]]) -> list[Detection | None]:
+    """detect_body25 of each (image, quarter_turns), in order, on GRAPHS graphs side by side."""
+    if GRAPHS == 1 or len(views) < 2:
+        return [detect_body25(image, turns) for image, turns in views]
+    return list(_pool().map(lambda view: detect_body25(*view), views))
 
 
 def _rotate(rgb: np.ndarray, quarter_turns: int) -> np.ndarray:
@@ -151,8 +199,7 @@ def detect_body25(rgb: np.ndarray, quarter_turns: int = 0) -> Detection | None:
     lying) and maps the points back."""
     height, width = rgb.shape[:2]
     turned = _rotate(rgb, quarter_turns)
-    estimator = _pose_estimator()[0]
-    with _native_stderr_silenced():
+    with _pose_estimator()[0].one() as estimator, _native_stderr_silenced():
         result = estimator.process(turned)
     if result.pose_landmarks is None:
         return None
@@ -199,8 +246,18 @@ def isolated_view(rgb: np.ndarray, mask: np.ndarray, other_mask: np.ndarray | No
 
 def detect_isolated(view) -> Detection | None:
     """detect_fighter's detection on a view from isolated_view."""
+    return detect_isolated_views([view])[0]
+
+
+def detect_isolated_views(views: list) -> list[Detection | None]:
+    """detect_isolated of each view, their turns all detected side by side."""
+    found = detect_views([(view[0], quarter_turns) for view in views for quarter_turns in range(4)])
+    return [_chosen_turn(view, found[4 * i:4 * i + 4]) for i, view in enumerate(views)]
+
+
+def _chosen_turn(view, turns: list[Detection | None]) -> Detection | None:
     isolated, region, scale = view
-    found = [d for d in (detect_body25(isolated, quarter_turns) for quarter_turns in range(4)) if d is not None]
+    found = [d for d in turns if d is not None]
     if not found:
         return None
     # Upright first in `found`, so that it wins ties.

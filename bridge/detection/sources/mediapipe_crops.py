@@ -10,7 +10,7 @@ import numpy as np
 
 from ...keypoints import same_person
 from ..candidates import enough_keypoints
-from ..mediapipe_pose import detect_body25
+from ..mediapipe_pose import detect_views
 from .base import Candidate, Request, Source, roles_left
 
 # Parts of the photo (fractions x0, y0, x1, y1) the detector looks at: the whole, and halves that
@@ -26,22 +26,25 @@ def candidate_people(rgb: np.ndarray) -> list:
     person found in more views, then more confidently, ranks higher: a blend of two fighters or
     a body invented inside a half rarely comes back the same way twice."""
     height, width = rgb.shape[:2]
-    groups: list[list] = []
+    views, corners = [], []
     for index, (fx0, fy0, fx1, fy1) in enumerate(CROPS):
         x0, y0, x1, y1 = round(fx0 * width), round(fy0 * height), round(fx1 * width), round(fy1 * height)
         crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
         for quarter_turns in (0, 1, 2, 3) if index == 0 else (0, 2):
-            found = detect_body25(crop, quarter_turns)
-            if found is None or not enough_keypoints(found.confidence):
-                continue
-            found.points = found.points + [x0, y0]
-            # Tight, because fighters in contact stand close and a blend of both lies near each.
-            group = next((g for g in groups if same_person(found.points, found.confidence, g[0].points,
-                                                           g[0].confidence, GROUP_TOLERANCE)), None)
-            if group is None:
-                groups.append([found])
-            else:
-                group.append(found)
+            views.append((crop, quarter_turns))
+            corners.append((x0, y0))
+    groups: list[list] = []
+    for found, (x0, y0) in zip(detect_views(views), corners):  # grouped in the views' order
+        if found is None or not enough_keypoints(found.confidence):
+            continue
+        found.points = found.points + [x0, y0]
+        # Tight, because fighters in contact stand close and a blend of both lies near each.
+        group = next((g for g in groups if same_person(found.points, found.confidence, g[0].points,
+                                                       g[0].confidence, GROUP_TOLERANCE)), None)
+        if group is None:
+            groups.append([found])
+        else:
+            group.append(found)
     groups.sort(key=lambda g: (len(g), max(float(d.confidence.mean()) for d in g)), reverse=True)
     best = [max(g, key=lambda d: float(d.confidence.mean())) for g in groups]
     for detection, group in zip(best, groups):
