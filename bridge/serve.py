@@ -211,9 +211,9 @@ def _preload() -> None:
     # The body first: it takes longer than the detector, and a cold Detect's fit needs it next.
     threading.Thread(target=_preload_rest, args=(began,), daemon=True, name="preload").start()
     try:
-        from .detection.mediapipe_pose import _pose_estimator
+        from .detection.mediapipe_pose import warm_up
 
-        _pose_estimator()
+        warm_up()
     except Exception as exc:  # noqa: BLE001 - a job reports it properly when it needs the part
         print(f"preload failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 

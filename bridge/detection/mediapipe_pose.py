@@ -155,6 +155,12 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=GRAPHS, thread_name_prefix="mediapipe")
 
 
+def warm_up() -> None:
+    """Every graph loaded and run once (its first image pays the model's set-up, 0.3 s)."""
+    blank = np.zeros((64, 64, 3), np.uint8)
+    detect_views([(blank, 0)] * GRAPHS)
+
+
 def detect_views(views: list[tuple[np.ndarray, int]]) -> list[Detection | None]:
     """detect_body25 of each (image, quarter_turns), in order, on GRAPHS graphs side by side."""
     if GRAPHS == 1 or len(views) < 2:
