@@ -1,7 +1,7 @@
 """Time per stage, peak memory and accuracy of `reconstruct` on scenes with ground truth.
 
     python build.py bench [--scenes DIR ...] [--refine N] [--json OUT.json] [--true-keypoints]
-                          [--landmark full|heavy] [--cue-model full|heavy]
+                          [--landmark full|heavy] [--isolated-landmark full|heavy] [--cue-model full|heavy]
 
 `--true-keypoints` gives each scene's TRUE 2D keypoints (truth.npz) to `reconstruct` as an
 OpenPose file instead of running the detector: what an artist who corrected every keypoint
@@ -348,12 +348,15 @@ def main(argv=None) -> int:
                         help="give the scenes' true 2D keypoints as an OpenPose file instead of detecting")
     parser.add_argument("--landmark", choices=("full", "heavy"), default=None,
                         help="the detector's landmark model (default: the product's)")
+    parser.add_argument("--isolated-landmark", choices=("full", "heavy"), default=None,
+                        help="... on each chosen fighter's isolated image (default: --landmark's)")
     parser.add_argument("--cue-model", choices=("full", "heavy"), default=None,
                         help="the landmark model giving given keypoints their 3D cue (default: the product's)")
     args = parser.parse_args(argv)
     from bridge.detection import blazepose, mediapipe_pose
 
     mediapipe_pose.LANDMARK_MODEL = args.landmark or mediapipe_pose.LANDMARK_MODEL
+    mediapipe_pose.ISOLATED_MODEL = args.isolated_landmark or args.landmark or mediapipe_pose.ISOLATED_MODEL
     blazepose.CUE_MODEL = args.cue_model or blazepose.CUE_MODEL
     print(f"landmark model {mediapipe_pose.LANDMARK_MODEL}, 3D cue for given keypoints {blazepose.CUE_MODEL}",
           file=sys.stderr)

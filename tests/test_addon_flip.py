@@ -85,10 +85,12 @@ def test_flip_limb_depth_works_from_a_finger_and_explains_a_bone_off_the_limbs(d
     assert not bpy.ops.golden_score.flip_limb_depth.poll()
     with pytest.raises(RuntimeError, match="not on an arm or a leg"):
         bpy.ops.golden_score.flip_limb_depth()
-    select_bone(bpy, armature, "toe1-1.L")  # a toe flips its leg
-    before = world_heads(armature, ["lowerleg01.L"])
+    select_bone(bpy, armature, "toe1-1.L")  # a toe flips its leg: the knee or the ankle swaps depth
+    leg, other = ["lowerleg01.L", "foot.L"], ["lowerleg01.R", "foot.R"]  # (a thigh in the photo's plane keeps its knee)
+    before, other_before = world_heads(armature, leg), world_heads(armature, other)
     assert bpy.ops.golden_score.flip_limb_depth() == {"FINISHED"}
-    assert np.abs(world_heads(armature, ["lowerleg01.L"]) - before).max() > 0.01
+    assert np.abs(world_heads(armature, leg) - before).max() > 0.01
+    assert np.abs(world_heads(armature, other) - other_before).max() < 1e-5
 
 
 def test_flip_facing_keeps_the_keypoints_turns_the_torso_and_swaps_the_guides(detected, blender, addon):

@@ -82,3 +82,25 @@ def test_views_that_agree_average_out_their_error_and_a_stray_one_is_ignored(sam
     error = lambda d: np.linalg.norm(d.points - truth, axis=1)  # noqa: E731
     assert error(merged).mean() < 0.75 * error(views[0]).mean()
     assert error(merged)[4] < 8  # the stray wrist did not join the mean
+
+
+def test_views_side_by_side_find_what_one_at_a_time_finds_and_stderr_comes_back():
+    """The crop vote's views run on two MediaPipe graphs at once: the same people as one after
+    the other, and the terminal's stderr (silenced while the graphs talk) restored after."""
+    import os
+
+    from bridge.detection.mediapipe_pose import GRAPHS, detect_views
+
+    rgb = load_photo(SAMPLE / "photo.jpg").rgb
+    views = [(rgb, turns) for turns in range(4)] * 2
+    before = os.fstat(2)
+    together = detect_views(views)
+    alone = [detect_body25(image, turns) for image, turns in views]
+    after = os.fstat(2)
+    assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino)
+    assert GRAPHS >= 1 and sum(d is not None for d in together) >= 4
+    for a, b in zip(together, alone):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a.points, b.points, atol=1e-3)
+            np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-5)

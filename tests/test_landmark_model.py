@@ -47,6 +47,16 @@ def test_without_the_model_or_a_writable_package_the_full_model_is_used(tmp_path
     assert not (package / "modules" / "pose_landmark" / "pose_landmark_heavy.tflite").exists()
 
 
-def test_the_detector_runs_the_heavy_model_offline():
-    assert mediapipe_pose.LANDMARK_MODEL == "heavy"
-    assert mediapipe_pose.landmark_model_in_use() == "heavy"
+def test_the_heavy_model_runs_offline_when_chosen_and_finds_the_sample_person(sample_truth):
+    """Selectable (bench --landmark heavy): mediapipe would download it if the bridge had not put it
+    in its package; on the sample it finds the person as well as full does."""
+    import numpy as np
+
+    from bridge.imaging.photo import load_photo
+    from conftest import SAMPLE
+
+    assert mediapipe_pose.landmark_model_in_use("heavy") == "heavy"
+    found = mediapipe_pose.detect_body25(load_photo(SAMPLE / "photo.jpg").rgb, 0, "heavy")
+    confident = found.confidence > 0.5
+    errors = np.linalg.norm(found.points - sample_truth["keypoints2d"][0], axis=1)
+    assert confident.sum() >= 15 and np.median(errors[confident]) < 8.0

@@ -26,9 +26,11 @@ from .blazepose import HEAVY_MODEL
 from .isolation import isolate_fighter
 
 MIN_DETECTION_CONFIDENCE = 0.3
-# Which BlazePose landmark model the detector runs: heavy places joints better on the scenes the
-# project never tuned on (docs/decisions.md, "The heavy landmark model"); full is the fallback.
-LANDMARK_MODEL = "heavy"
+# Which BlazePose landmark model the detector runs (docs/decisions.md, "The heavy landmark model"):
+# LANDMARK_MODEL where it looks for people (the crop vote, the second look), ISOLATED_MODEL on each
+# chosen fighter's isolated image. Heavy is shipped (models/) and selectable; full is the default.
+LANDMARK_MODEL = "full"
+ISOLATED_MODEL = "full"
 COMPLEXITY = {"full": 1, "heavy": 2}
 log = logging.getLogger(__name__)
 
@@ -107,13 +109,14 @@ def heavy_in_package(package_dir: Path, source: Path = HEAVY_MODEL) -> bool:
     return True
 
 
-def landmark_model_in_use() -> str:
-    """The landmark model the detector runs here: LANDMARK_MODEL, or full where heavy cannot be had."""
-    return _pose_estimator()[1]
+def landmark_model_in_use(model: str | None = None) -> str:
+    """The landmark model the detector runs here for `model` (default LANDMARK_MODEL): that one, or
+    full where heavy cannot be had."""
+    return _pose_estimator(model)[1]
 
 
-def _pose_estimator():
-    return _estimator_for(LANDMARK_MODEL)
+def _pose_estimator(model: str | None = None):
+    return _estimator_for(model or LANDMARK_MODEL)
 
 
 class _Graphs:
@@ -158,14 +161,15 @@ def _pool() -> ThreadPoolExecutor:
 def warm_up() -> None:
     """Every graph loaded and run once (its first image pays the model's set-up, 0.3 s)."""
     blank = np.zeros((64, 64, 3), np.uint8)
-    detect_views([(blank, 0)] * GRAPHS)
+    for model in dict.fromkeys((LANDMARK_MODEL, ISOLATED_MODEL)):
+        detect_views([(blank, 0)] * GRAPHS, model)
 
 
-def detect_views(views: list[tuple[np.ndarray, int]]) -> list[Detection | None]:
+def detect_views(views: list[tuple[np.ndarray, int]], model: str | None = None) -> list[Detection | None]:
     """detect_body25 of each (image, quarter_turns), in order, on GRAPHS graphs side by side."""
     if GRAPHS == 1 or len(views) < 2:
-        return [detect_body25(image, turns) for image, turns in views]
-    return list(_pool().map(lambda view: detect_body25(*view), views))
+        return [detect_body25(image, turns, model) for image, turns in views]
+    return list(_pool().map(lambda view: detect_body25(*view, model), views))
 
 
 def _rotate(rgb: np.ndarray, quarter_turns: int) -> np.ndarray:
@@ -199,13 +203,13 @@ def _turn_3d(points3d: np.ndarray, quarter_turns: int) -> np.ndarray:
     return points3d @ np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
-def detect_body25(rgb: np.ndarray, quarter_turns: int = 0) -> Detection | None:
+def detect_body25(rgb: np.ndarray, quarter_turns: int = 0, model: str | None = None) -> Detection | None:
     """BODY_25 keypoints of the one person MediaPipe finds, or None when it finds nobody.
     `quarter_turns` runs the detector on the image turned clockwise (for people upside down or
     lying) and maps the points back."""
     height, width = rgb.shape[:2]
     turned = _rotate(rgb, quarter_turns)
-    with _pose_estimator()[0].one() as estimator, _native_stderr_silenced():
+    with _pose_estimator(model)[0].one() as estimator, _native_stderr_silenced():
         result = estimator.process(turned)
     if result.pose_landmarks is None:
         return None
@@ -257,7 +261,7 @@ def detect_isolated(view) -> Detection | None:
 
 def detect_isolated_views(views: list) -> list[Detection | None]:
     """detect_isolated of each view, their turns all detected side by side."""
-    found = detect_views([(view[0], quarter_turns) for view in views for quarter_turns in range(4)])
+    found = detect_views([(view[0], quarter_turns) for view in views for quarter_turns in range(4)], ISOLATED_MODEL)
     return [_chosen_turn(view, found[4 * i:4 * i + 4]) for i, view in enumerate(views)]
 
 
