@@ -11,7 +11,7 @@ from ..errors import BridgeError
 from ..keypoints import CONFIDENT, same_person, share_inside
 from ..result.format import ROLES
 from .keypoint_file import assign_people
-from .pairing import APART, TOUCHING, box_gap, fighters_in_contact
+from .pairing import APART, box_gap, fighters_in_contact, in_contact
 from .sources import SOURCES, Candidate, Request, Source
 
 
@@ -139,7 +139,7 @@ def _distinct_pair(candidates: list[Candidate]) -> list[Candidate] | None:
     credible = [c for c in candidates if c.role is None and c.doubt is None]
     for i, one in enumerate(credible):
         for other in credible[i + 1:]:
-            if box_gap(one, other) <= TOUCHING and not same_person(one.points, one.confidence, other.points,
+            if in_contact(one, other) and not same_person(one.points, one.confidence, other.points,
                                                                    other.confidence):
                 return [one, other]
     return None

@@ -11,6 +11,9 @@ APART = 0.25
 # The two fighters' keypoint boxes overlap; a referee's stand apart (measured in docs/decisions.md,
 # "The second look").
 TOUCHING = 0.0
+# ... and overlap by at least this share of the smaller box: a referee's outstretched arm may reach
+# into the pair's box, a fighter's body lies in it (docs/decisions.md, "The referee's arm").
+OVERLAP = 0.1
 CONSIDERED = 4  # the most prominent people among which the pair is sought
 
 
@@ -28,12 +31,31 @@ def box_gap(a, b) -> float:
     return float(np.linalg.norm(gap) / max(size, 1e-6))
 
 
+def box_overlap(a, b) -> float:
+    """The area two people's keypoint boxes share, as a share of the smaller box (0: apart)."""
+    box_a, box_b = _box(a.points, a.confidence), _box(b.points, b.confidence)
+    sides = np.maximum(0.0, np.minimum(box_a[2:], box_b[2:]) - np.maximum(box_a[:2], box_b[:2]))
+    smaller = min(np.prod(box_a[2:] - box_a[:2]), np.prod(box_b[2:] - box_b[:2]))
+    return float(np.prod(sides) / max(smaller, 1e-6))
+
+
+def in_contact(a, b) -> bool:
+    """Whether two people touch as fighters do: their keypoint boxes overlap (OVERLAP)."""
+    return box_gap(a, b) <= TOUCHING and box_overlap(a, b) >= OVERLAP
+
+
 def fighters_in_contact(people: list) -> list:
-    """Of distinct people (most prominent first), the two fighters: the two most prominent, unless
-    they stand apart (APART) while another pair among the first CONSIDERED is in contact; then the
-    closest pair, the more prominent first."""
+    """Of distinct people (most prominent first), the two fighters: the two most prominent if they
+    are in contact (in_contact), else the most prominent pair among the first CONSIDERED that is;
+    failing that the two most prominent unless they stand apart (APART) while another pair is
+    nearer; then the closest pair, the more prominent first."""
     if len(people) <= 2:
         return people
+    considered = range(min(len(people), CONSIDERED))
+    touching = [(i + j, i, j) for i in considered for j in considered if i < j and in_contact(people[i], people[j])]
+    if touching:
+        _, i, j = min(touching)
+        return [people[i], people[j]]
     if box_gap(people[0], people[1]) <= APART:
         return people[:2]
     pairs = [(box_gap(people[i], people[j]), i + j, i, j) for i in range(min(len(people), CONSIDERED))

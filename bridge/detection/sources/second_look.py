@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ...keypoints import CONFIDENT, INDEX, LIMBS, keypoint_size, same_person, share_inside
-from ..pairing import TOUCHING, box_gap, fighters_in_contact
+from ..pairing import fighters_in_contact, in_contact
 from .base import Candidate, Request, Source, roles_left
 from .mediapipe_crops import VIEWS, candidate_people
 
@@ -94,7 +94,7 @@ class SecondLook(Source):
 
     def candidates(self, request: Request, earlier: list[Candidate]) -> list[Candidate]:
         pair = fighters_in_contact(distinct_people(earlier))
-        touching = len(pair) == 2 and box_gap(pair[0], pair[1]) <= TOUCHING
+        touching = len(pair) == 2 and in_contact(pair[0], pair[1])
         scale = request.scale
         found = []
         for anchor in pair[:1] if touching else pair:
@@ -106,7 +106,7 @@ class SecondLook(Source):
             beside = [Candidate(d.points / scale, d.confidence, self.name, score=d.views / VIEWS
                                 + float(d.confidence.mean()), points3d=d.points3d, partner=anchor)
                       for d in look_beside(painted, cover, points, anchor.confidence)]
-            beside = [c for c in beside if box_gap(c, anchor) <= TOUCHING]  # its box overlaps the anchor's
+            beside = [c for c in beside if in_contact(c, anchor)]  # its box overlaps the anchor's
             if touching and any(same_person(c.points, c.confidence, pair[1].points, pair[1].confidence)
                                 for c in beside):
                 continue  # the second person seen again on its own: no blend, the crop vote's view stays
