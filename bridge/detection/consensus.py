@@ -139,8 +139,7 @@ def _distinct_pair(candidates: list[Candidate]) -> list[Candidate] | None:
     credible = [c for c in candidates if c.role is None and c.doubt is None]
     for i, one in enumerate(credible):
         for other in credible[i + 1:]:
-            if in_contact(one, other) and not same_person(one.points, one.confidence, other.points,
-                                                                   other.confidence):
+            if in_contact(one, other) and not same_person(one.points, one.confidence, other.points, other.confidence):
                 return [one, other]
     return None
 

@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 
 
 # MediaPipe graphs run side by side, one view each: a static image's result does not depend on the
-# graph or on what it saw before, and a graph's wait releases the interpreter lock (12 views of a
-# photo: 0.92 s on one graph, 0.53 s on two, docs/decisions.md, "Warm bridge").
+# graph or on what it saw before, and a graph's wait releases the interpreter lock (measured in
+# docs/decisions.md, "The heavy landmark model").
 GRAPHS = max(1, min(2, os.cpu_count() or 1))
 _silenced = {"count": 0, "saved": None}
 _silenced_lock = threading.Lock()
@@ -169,6 +169,7 @@ def detect_views(views: list[tuple[np.ndarray, int]], model: str | None = None) 
     """detect_body25 of each (image, quarter_turns), in order, on GRAPHS graphs side by side."""
     if GRAPHS == 1 or len(views) < 2:
         return [detect_body25(image, turns, model) for image, turns in views]
+    _pose_estimator(model)  # the graphs made here, by one thread
     return list(_pool().map(lambda view: detect_body25(*view, model), views))
 
 

@@ -8,11 +8,9 @@ from ..keypoints import CONFIDENT
 
 # Two people whose keypoint boxes lie further apart than this (box_gap) are not in contact.
 APART = 0.25
-# The two fighters' keypoint boxes overlap; a referee's stand apart (measured in docs/decisions.md,
-# "The second look").
-TOUCHING = 0.0
-# ... and overlap by at least this share of the smaller box: a referee's outstretched arm may reach
-# into the pair's box, a fighter's body lies in it (docs/decisions.md, "The referee's arm").
+# The two fighters' keypoint boxes overlap, by at least this share of the smaller box; a referee's
+# stand apart, or reach in with an arm only (measured in docs/decisions.md, "The second look" and
+# "The referee's arm").
 OVERLAP = 0.1
 CONSIDERED = 4  # the most prominent people among which the pair is sought
 
@@ -41,7 +39,7 @@ def box_overlap(a, b) -> float:
 
 def in_contact(a, b) -> bool:
     """Whether two people touch as fighters do: their keypoint boxes overlap (OVERLAP)."""
-    return box_gap(a, b) <= TOUCHING and box_overlap(a, b) >= OVERLAP
+    return box_overlap(a, b) >= OVERLAP
 
 
 def fighters_in_contact(people: list) -> list:
