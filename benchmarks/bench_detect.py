@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_detect.py [--scenes DIR ...] [--set DIR --split tune|holdout|all]
                                                 [--json OUT.json] [--overlays DIR]
-                                                [--landmark full|heavy] [--isolated-landmark full|heavy]
+                                                [--landmark full|heavy]
 
 Runs only `find_fighters` (detection, isolation, roles; no fit) on scenes with ground truth, as
 tools/judo_scenes.py and tools/scene_sets.py write them, and scores each true fighter (people
@@ -178,13 +178,9 @@ def main(argv=None) -> int:
     parser.add_argument("--overlays", help="draw each scene with a failure into this folder")
     parser.add_argument("--landmark", choices=sorted(mediapipe_pose.COMPLEXITY), default=mediapipe_pose.LANDMARK_MODEL,
                         help="the BlazePose landmark model the detector runs (default: the product's)")
-    parser.add_argument("--isolated-landmark", choices=sorted(mediapipe_pose.COMPLEXITY), default=None,
-                        help="... on each chosen fighter's isolated image (default: --landmark's)")
     args = parser.parse_args(argv)
     mediapipe_pose.LANDMARK_MODEL = args.landmark
-    mediapipe_pose.ISOLATED_MODEL = args.isolated_landmark or args.landmark
-    print(f"landmark model: {mediapipe_pose.landmark_model_in_use()}, on isolated fighters "
-          f"{mediapipe_pose.landmark_model_in_use(mediapipe_pose.ISOLATED_MODEL)}", flush=True)
+    print(f"landmark model: {mediapipe_pose.landmark_model_in_use()}", flush=True)
     scenes = _scenes(args)
     rows, by_category = [], defaultdict(list)
     for folder, categories in scenes:

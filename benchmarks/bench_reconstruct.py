@@ -1,7 +1,7 @@
 """Time per stage, peak memory and accuracy of `reconstruct` on scenes with ground truth.
 
     python build.py bench [--scenes DIR ...] [--refine N] [--json OUT.json] [--true-keypoints]
-                          [--landmark full|heavy] [--isolated-landmark full|heavy] [--cue-model full|heavy]
+                          [--landmark full|heavy]
 
 `--true-keypoints` gives each scene's TRUE 2D keypoints (truth.npz) to `reconstruct` as an
 OpenPose file instead of running the detector: what an artist who corrected every keypoint
@@ -39,6 +39,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bridge.detection import mediapipe_pose  # noqa: E402
 from bridge.geometry.camera import project  # noqa: E402
 from bridge.geometry.penetration import interpenetration_m  # noqa: E402
 from bridge.metrics import (keypoint_error_px, match_people, mpjpe, pa_mpjpe, silhouette_error,  # noqa: E402
@@ -346,20 +347,11 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="default out/bench.json (out/bench_true.json)")
     parser.add_argument("--true-keypoints", action="store_true",
                         help="give the scenes' true 2D keypoints as an OpenPose file instead of detecting")
-    parser.add_argument("--landmark", choices=("full", "heavy"), default=None,
+    parser.add_argument("--landmark", choices=sorted(mediapipe_pose.COMPLEXITY), default=mediapipe_pose.LANDMARK_MODEL,
                         help="the detector's landmark model (default: the product's)")
-    parser.add_argument("--isolated-landmark", choices=("full", "heavy"), default=None,
-                        help="... on each chosen fighter's isolated image (default: --landmark's)")
-    parser.add_argument("--cue-model", choices=("full", "heavy"), default=None,
-                        help="the landmark model giving given keypoints their 3D cue (default: the product's)")
     args = parser.parse_args(argv)
-    from bridge.detection import blazepose, mediapipe_pose
-
-    mediapipe_pose.LANDMARK_MODEL = args.landmark or mediapipe_pose.LANDMARK_MODEL
-    mediapipe_pose.ISOLATED_MODEL = args.isolated_landmark or args.landmark or mediapipe_pose.ISOLATED_MODEL
-    blazepose.CUE_MODEL = args.cue_model or blazepose.CUE_MODEL
-    print(f"landmark model {mediapipe_pose.LANDMARK_MODEL}, 3D cue for given keypoints {blazepose.CUE_MODEL}",
-          file=sys.stderr)
+    mediapipe_pose.LANDMARK_MODEL = args.landmark
+    print(f"landmark model {args.landmark}", file=sys.stderr)
     args.json = args.json or ROOT / "out" / ("bench_true.json" if args.true_keypoints else "bench.json")
     from bridge.body import load_body_model
 

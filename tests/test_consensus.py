@@ -153,8 +153,8 @@ def test_a_blend_seen_most_often_does_not_hide_both_tangled_fighters():
 
 
 def test_a_referees_arm_reaching_into_the_pairs_box_does_not_make_him_a_fighter():
-    """Fighters' keypoint boxes overlap by a good share (0.26 or more of the smaller box in every
-    generated scene); a referee pointing at them reaches in with an arm only. Ranked second, he
+    """Fighters' keypoint boxes overlap by a good share of the smaller box (docs/decisions.md, "The
+    referee's arm"); a referee pointing at them reaches in with an arm only. Ranked second, he
     used to be taken with tori (the blind split's harai-goshi v0)."""
     tori = _person(100)  # box x 100-200, y 100-400
     uke = _person(50)  # half over tori's

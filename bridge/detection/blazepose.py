@@ -28,10 +28,6 @@ ROI_SCALE = 1.25
 ROI_TARGET_ANGLE = math.pi / 2  # mediapipe: rotation_vector_target_angle_degrees 90
 POSE_PRESENCE_MIN = 0.5
 LANDMARK_MODEL = "pose_landmark_full.tflite"
-# Which landmark model gives the 3D cue for given keypoints: "full" (the wheel's) or "heavy" (the
-# one shipped in bridge/detection/models); docs/decisions.md, "The heavy landmark model".
-CUE_MODEL = "full"
-HEAVY_MODEL = Path(__file__).resolve().parent / "models" / "pose_landmark_heavy.tflite"
 # The cue's weight in the fit (PersonTarget.points3d_weight) for keypoints from a file: lighter
 # than the detector's, since exact 2D needs less of MediaPipe's poor 3D (docs/decisions.md,
 # "Depth from one photo").
@@ -156,19 +152,10 @@ def world_in_image_axes(world: np.ndarray, angle: float) -> np.ndarray:
     return world
 
 
-def cue_model_path() -> Path:
-    """The .tflite file of CUE_MODEL (full where heavy is not there)."""
-    return HEAVY_MODEL if CUE_MODEL == "heavy" and HEAVY_MODEL.is_file() else model_path()
-
-
+@functools.lru_cache(maxsize=1)
 def _landmarker():
-    return _landmarker_for(cue_model_path())
-
-
-@functools.lru_cache(maxsize=2)
-def _landmarker_for(path: Path):
     """The landmark model's interpreter and its input / world / flag output indices."""
-    interpreter_ = interpreter(path)
+    interpreter_ = interpreter(model_path())
     outputs = {}
     for detail in interpreter_.get_output_details():
         size = int(np.prod(detail["shape"]))

@@ -22,16 +22,14 @@ import numpy as np
 from ..imaging.masks import dilate_mask, margin_px
 from ..imaging.photo import MAX_PROCESSING_SIDE, shrink_scale
 from ..keypoints import CONFIDENT, keypoint_size, map_keypoints, mapping_matrix, points_inside, same_person
-from .blazepose import HEAVY_MODEL
 from .isolation import isolate_fighter
 
 MIN_DETECTION_CONFIDENCE = 0.3
-# Which BlazePose landmark model the detector runs (docs/decisions.md, "The heavy landmark model"):
-# LANDMARK_MODEL where it looks for people (the crop vote, the second look), ISOLATED_MODEL on each
-# chosen fighter's isolated image. Heavy is shipped (models/) and selectable; full is the default.
+# Which BlazePose landmark model the detector runs: full, or heavy (shipped in models/, selectable,
+# not the default: docs/decisions.md, "The heavy landmark model").
 LANDMARK_MODEL = "full"
-ISOLATED_MODEL = "full"
 COMPLEXITY = {"full": 1, "heavy": 2}
+HEAVY_MODEL = Path(__file__).resolve().parent / "models" / "pose_landmark_heavy.tflite"
 log = logging.getLogger(__name__)
 
 
@@ -159,10 +157,8 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def warm_up() -> None:
-    """Every graph loaded and run once (its first image pays the model's set-up, 0.3 s)."""
-    blank = np.zeros((64, 64, 3), np.uint8)
-    for model in dict.fromkeys((LANDMARK_MODEL, ISOLATED_MODEL)):
-        detect_views([(blank, 0)] * GRAPHS, model)
+    """Every graph loaded and run once: its first image pays the model's set-up."""
+    detect_views([(np.zeros((64, 64, 3), np.uint8), 0)] * GRAPHS)
 
 
 def detect_views(views: list[tuple[np.ndarray, int]], model: str | None = None) -> list[Detection | None]:
@@ -262,7 +258,7 @@ def detect_isolated(view) -> Detection | None:
 
 def detect_isolated_views(views: list) -> list[Detection | None]:
     """detect_isolated of each view, their turns all detected side by side."""
-    found = detect_views([(view[0], quarter_turns) for view in views for quarter_turns in range(4)], ISOLATED_MODEL)
+    found = detect_views([(view[0], quarter_turns) for view in views for quarter_turns in range(4)])
     return [_chosen_turn(view, found[4 * i:4 * i + 4]) for i, view in enumerate(views)]
 
 
