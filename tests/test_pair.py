@@ -156,3 +156,22 @@ def test_a_wrist_on_the_other_fighter_is_found_without_drawing_its_silhouette(bo
     answer = covers(K, vertices, faces, np.stack([cols, rows], 1) + 0.5)
     assert answer[inner[rows, cols]].all() and not answer[outer[rows, cols]].any()
     assert inner[rows, cols].sum() > 100  # the body is on the photo
+
+
+def test_the_written_front_is_the_body_the_scene_shows_in_front(body):
+    """scene.json's `front` names the fighter the written bodies show where they overlap, in
+    either order of the fighters, and the nearer one where they do not overlap."""
+    from bridge.jobs.assemble import front_role
+
+    K = intrinsics(256, 256)
+    faces = body.faces.numpy()
+    near, far = standing(body, 0.0, 3.0).numpy(), standing(body, 0.15, 3.6).numpy()
+    arrays = {"tori": {"vertices": far, "faces": faces, "transl": np.array([0.15, 0.1, 3.6])},
+              "uke": {"vertices": near, "faces": faces, "transl": np.array([0.0, 0.1, 3.0])}}
+    assert front_role(arrays, K, 256, 256) == "uke"
+    arrays["tori"]["vertices"], arrays["uke"]["vertices"] = near, far
+    assert front_role(arrays, K, 256, 256) == "tori"
+    apart = standing(body, 2.5, 3.6).numpy()  # outside the photo's overlap with the other
+    arrays = {"tori": {"vertices": apart, "faces": faces, "transl": np.array([2.5, 0.1, 3.6])},
+              "uke": {"vertices": near, "faces": faces, "transl": np.array([0.0, 0.1, 3.0])}}
+    assert front_role(arrays, K, 256, 256) == "uke"

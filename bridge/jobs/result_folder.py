@@ -88,7 +88,7 @@ def write_scene(result: SceneResult, out_dir, photo, K, body, states: dict[str, 
         arrays[role] = a if state is None else kept_hypotheses(a, fighter_arrays(
             body, state.shape, state.pose, state.transl, a["keypoints2d"], a["keypoint_confidence"], state.vertices))
     scene = {**result.scene, **(record or {})}
-    scene["front"] = front_role(arrays, masks, K, photo.rgb)
+    scene["front"] = front_role(arrays, K, photo.width, photo.height)
     in_photo = {role: role == "tori" or "photos" not in scene for role in arrays}
     overlay = result_overlay(photo.rgb, K, arrays, in_photo)
     return write_result(Path(out_dir), scene, arrays, overlay, masks, inputs), scene

@@ -190,6 +190,14 @@ def frontmost_body(K: np.ndarray, bodies: list[np.ndarray], faces: np.ndarray, w
     """(H, W) int: which body (index into `bodies`, camera-space vertices) the camera sees at
     each pixel centre, -1 where none. Why: the order of two fighters where they overlap, pixel
     by pixel, is what the photo shows; a mean depth per body cannot say it."""
+    cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    return body_seen_at(K, bodies, faces, np.stack([cols.ravel(), rows.ravel()], axis=1), device).reshape(height, width)
+
+
+def body_seen_at(K: np.ndarray, bodies: list[np.ndarray], faces: np.ndarray, pixels: np.ndarray,
+                 device: str = "auto") -> np.ndarray:
+    """(N,) int: which body the camera sees at each of `pixels` ((N, 2), x and y in the photo's
+    pixels), -1 where none: frontmost_body at a few pixels only."""
     mi, _ = load_mitsuba(device)
     faces = np.asarray(faces, dtype=np.uint32)
     vertices = np.concatenate(bodies).astype(np.float32)
@@ -200,9 +208,8 @@ def frontmost_body(K: np.ndarray, bodies: list[np.ndarray], faces: np.ndarray, w
     params["faces"] = mi.UInt32(all_faces.ravel())
     params.update()
     scene = mi.load_dict({"type": "scene", "bodies": mesh})
-    cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-    rays = np.linalg.inv(K) @ np.stack([cols.ravel(), rows.ravel(), np.ones(cols.size)])
+    pixels = np.asarray(pixels, np.float64).reshape(-1, 2)
+    rays = np.linalg.inv(K) @ np.stack([pixels[:, 0], pixels[:, 1], np.ones(len(pixels))])
     rays = (rays / np.linalg.norm(rays, axis=0)).astype(np.float32)
     hit = scene.ray_intersect_preliminary(mi.Ray3f(mi.Point3f(0.0, 0.0, 0.0), mi.Vector3f(*(mi.Float(r) for r in rays))))
-    seen = np.where(np.isfinite(np.array(hit.t)), np.array(hit.prim_index, dtype=np.int64) // len(faces), -1)
-    return seen.reshape(height, width)
+    return np.where(np.isfinite(np.array(hit.t)), np.array(hit.prim_index, dtype=np.int64) // len(faces), -1)
