@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bridge.fitting.pair import overlap_front
+from bridge.fitting.pair import photo_front, silhouette_overlap
 from conftest import ROOT
 
 SCENES = ROOT / "assets" / "scenes"
@@ -28,9 +28,10 @@ def test_the_photo_names_the_front_fighter_when_the_one_behind_claims_the_overla
     masks = [labels == i + 1 for i in range(2)]
     masks[1 - front] = masks[1 - front] | (whole[0] & whole[1])
     height, width = rgb.shape[:2]
-    found, overlap = overlap_front(list(truth["vertices"]), body.faces.numpy(), truth["K"], width, height, masks, rgb)
+    overlap = silhouette_overlap(list(truth["vertices"]), body.faces.numpy(), truth["K"], width, height)
     assert overlap.any()
-    assert found == front, f"{info['roles'][found]} named in front; the photo shows {info['front']}"
+    found = photo_front(rgb, masks, overlap)
+    assert found == front, f"{found} named in front; the photo shows {info['front']}"
 
 
 def test_the_body_seen_at_each_pixel_is_the_one_the_render_shows(body):

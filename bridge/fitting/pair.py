@@ -104,22 +104,6 @@ def penetration_loss(vertices_a: torch.Tensor, vertices_b: torch.Tensor, faces: 
     return (torch.relu(margin - behind) ** 2).sum()
 
 
-def overlap_front(vertices: list[np.ndarray], faces: np.ndarray, K: np.ndarray, width: int, height: int,
-                  masks: list[np.ndarray] | None = None, rgb: np.ndarray | None = None) -> tuple[int | None, np.ndarray]:
-    """Which of two bodies is in front where their silhouettes overlap, and that overlap.
-
-    With the photo and the fighters' masks, the one whose colours the photo shows there, when it
-    shows them clearly (photo_front_margin); else the one nearer the camera there (what the
-    bodies say). None when the silhouettes do not overlap."""
-    overlap = silhouette_overlap(vertices, faces, K, width, height)
-    if not overlap.any():
-        return None, overlap
-    front = None if masks is None or rgb is None else photo_front(rgb, masks, overlap)
-    if front is not None:
-        return front, overlap
-    return int(np.argmin([depth_in_region(v, K, overlap) for v in vertices])), overlap
-
-
 def silhouette_overlap(vertices: list[np.ndarray], faces: np.ndarray, K: np.ndarray, width: int,
                        height: int) -> np.ndarray:
     """(H, W) bool: the pixels both bodies cover in the photo."""
