@@ -105,6 +105,60 @@ def test_the_photo_names_the_fighter_whose_colours_it_shows_where_the_two_overla
     assert photo_front(rgb, [near_mask, far_mask], overlap) is None
 
 
+def _person(neck, hip):
+    points = np.zeros((25, 2))
+    points[INDEX["neck"]], points[INDEX["mid_hip"]] = neck, hip
+    return PersonTarget(points, np.ones(25))
+
+
+def test_uke_is_the_fighter_further_from_upright():
+    upright, upside_down = _person((100, 50), (100, 150)), _person((300, 200), (300, 100))
+    assert guess_roles([upside_down, upright]) == (["uke", "tori"], True)
+    assert guess_roles([upright, _person((320, 55), (300, 150))]) == (["tori", "uke"], False)
+
+
+def test_bodies_left_passing_into_each_other_are_reported(body):
+    """The joint stage cannot part two fits of one blended detection; the artist is told how deep."""
+    def fit_at(x):
+        return SimpleNamespace(output=SimpleNamespace(vertices=standing(body, x, 3.0)[None]))
+
+    faces = body.faces.numpy()
+    assert still_overlapping([fit_at(0.0), fit_at(1.0)], faces) == []
+    warning, = still_overlapping([fit_at(0.0), fit_at(0.2)], faces)
+    assert "cm into each other" in warning and "--tori-rect" in warning
+
+
+def test_a_fighter_fitted_too_near_is_moved_back_to_where_the_two_touch(body):
+    """Two fighters side by side at one depth; the second fitted 15% too near (and so 15% too
+    small, as the photo shows it the same): the move along the camera's rays brings it back to
+    the middle of the range where the two touch, its true depth. Bodies that touch at no depth
+    stay where they were fitted."""
+    from bridge.fitting.pair import depth_ratio
+
+    faces = body.faces.numpy()
+    a = standing(body, -0.2, 3.0).numpy()
+    b = standing(body, 0.2, 3.0).numpy()
+    b = b + place_in_contact(a, b, faces)  # touching, side by side
+    ratio = depth_ratio([a, b / 1.15])
+    assert abs(np.log(ratio / 1.15)) < 0.04, ratio
+    assert depth_ratio([a, b + np.array([3.0, 0.0, 0.0])]) == 1.0
+
+
+def test_a_wrist_on_the_other_fighter_is_found_without_drawing_its_silhouette(body):
+    # The grip test asks whether a few pixels lie on the other's silhouette (raster.covers): it must
+    # answer as the drawn silhouette does, except on the outline's own pixels.
+    K = intrinsics(256, 256)
+    faces = body.faces.numpy()
+    vertices = standing(body, 0.0, 3.0, yaw=0.5).numpy()
+    mask = silhouette_mask(K, vertices, faces, 256, 256).astype(bool)
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    outer = ~cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    rows, cols = np.mgrid[0:256:3, 0:256:3].reshape(2, -1)
+    answer = covers(K, vertices, faces, np.stack([cols, rows], 1) + 0.5)
+    assert answer[inner[rows, cols]].all() and not answer[outer[rows, cols]].any()
+    assert inner[rows, cols].sum() > 100  # the body is on the photo
+
+
 def test_the_written_front_is_the_body_the_scene_shows_in_front(body):
     """scene.json's `front` names the fighter the written bodies show where they overlap, in
     either order of the fighters, and the nearer one where they do not overlap."""
