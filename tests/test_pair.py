@@ -173,6 +173,7 @@ def test_the_written_front_is_the_body_the_scene_shows_in_front(body):
     arrays["tori"]["vertices"], arrays["uke"]["vertices"] = near, far
     assert front_role(arrays, K, 256, 256) == "tori"
     apart = standing(body, 2.5, 3.6).numpy()  # outside the photo's overlap with the other
+    assert not silhouette_overlap([apart, near], faces, K, 256, 256).any()
     arrays = {"tori": {"vertices": apart, "faces": faces, "transl": np.array([2.5, 0.1, 3.6])},
               "uke": {"vertices": near, "faces": faces, "transl": np.array([0.0, 0.1, 3.0])}}
     assert front_role(arrays, K, 256, 256) == "uke"

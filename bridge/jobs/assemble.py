@@ -76,27 +76,25 @@ def kept_hypotheses(before: dict, after: dict) -> dict:
     return {**after, **kept}
 
 
-# The fitted overlap is sampled at most this many pixels for front_role (a 12-megapixel photo's
-# overlap holds a million; the count's majority needs far fewer).
+# At most this many of the fitted overlap's pixels are ray cast for front_role (a 12-megapixel
+# photo's overlap holds a million; a majority needs far fewer).
 FRONT_SAMPLES = 20000
 
 
 def front_role(arrays: dict[str, dict], K: np.ndarray, width: int, height: int) -> str:
     """The role in front where the bodies overlap: the one the fitted bodies show on more of the
-    pixels both cover, so `front` says what the scene written shows. The photo's colours steer the
-    fit itself (bridge.fitting.pair); read again here they overruled a right 3D order
-    (docs/decisions.md, "The written `front`"). Without overlap, the nearer body."""
+    pixels both cover, so `front` says what the written scene shows (the photo's colours steer the
+    fit, not this: docs/decisions.md, "The written `front`"). Without overlap, the nearer body."""
     roles = list(arrays)
     if len(roles) == 1:
         return roles[0]
-    bodies = [np.asarray(arrays[r]["vertices"], np.float64) for r in roles]
+    bodies = [arrays[r]["vertices"] for r in roles]  # as result_overlay draws them: its masks are cached
     faces = arrays[roles[0]]["faces"]
     rows, cols = np.nonzero(silhouette_overlap(bodies, faces, K, width, height))
     if len(rows) == 0:
         return min(roles, key=lambda r: arrays[r]["transl"][2])
-    step = max(1, len(rows) // FRONT_SAMPLES)
-    pixels = np.stack([cols[::step], rows[::step]], axis=1) + 0.5
-    seen = body_seen_at(K, bodies, faces, pixels)
+    step = -(-len(rows) // FRONT_SAMPLES)
+    seen = body_seen_at(K, bodies, faces, np.stack([cols[::step], rows[::step]], axis=1) + 0.5)
     return roles[int(np.argmax([np.count_nonzero(seen == k) for k in range(len(roles))]))]
 
 
