@@ -2,4 +2,8 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+try:
+    sys.exit(main())
+except KeyboardInterrupt:  # a stop that landed outside main's own handler: still a clean cancel
+    print("error: cancelled; nothing was written.", file=sys.stderr)
+    sys.exit(130)
