@@ -155,3 +155,23 @@ def test_the_extra_splits_share_no_pose_or_name_with_the_others(split):
     poses = lambda scenes: {judo_scenes._pose_key(_params(s)) for s in scenes if s["kind"] == "pair"}  # noqa: E731
     assert not poses(extra) & poses(others)
     assert not {s["seed"] for s in extra} & {s["seed"] for s in others}
+
+
+def test_every_planned_pair_has_a_committed_pose_that_loads():
+    """A fresh machine renders the same splits: each posed pair of the 48 and of fresh and blind
+    is committed (or marked as one that cannot be posed), and a committed one loads as two
+    fighters with shapes, poses and translations and without posing anything again."""
+    scenes = PLAN + [s for split in scene_sets.EXTRA_SPLITS for s in scene_sets.fresh_plan(split)]
+    keys = {judo_scenes._pose_key(_params(s)) for s in scenes if s["kind"] == "pair"}
+    folder = judo_scenes.COMMITTED_POSES
+    committed = {p.stem for p in folder.iterdir() if p.suffix in (".json", ".failed")}
+    assert keys == committed, (sorted(keys - committed), sorted(committed - keys))
+    posed = sorted(k for k in keys if (folder / f"{k}.json").is_file())
+    assert len(posed) >= 0.8 * len(keys)
+    by_key = {judo_scenes._pose_key(_params(s)): s for s in scenes if s["kind"] == "pair"}
+    for key in posed:
+        fighters, grips, depth = judo_scenes.cached_pose(None, _params(by_key[key]), "/nonexistent/cache")
+        assert [f["role"] for f in fighters] == list(judo_scenes.ROLES)
+        assert all(np.isfinite(f["pose"]).all() and np.isfinite(f["transl"]).all() for f in fighters)
+        assert 0.0 <= depth <= 0.005  # posed within 5 mm of interpenetration
+    assert not Path("/nonexistent/cache").exists()  # a committed pose writes nothing

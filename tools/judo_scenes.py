@@ -1159,13 +1159,25 @@ def _pose_key(params: dict) -> str:
     return f"{params['throw']}_{params['phase']}_{hashlib.sha1(text.encode()).hexdigest()[:12]}"
 
 
+# Posed pairs of the generated sets (tools/scene_sets.py), committed so that every machine
+# renders the same splits without minutes of grip solving per pair (and without a pair that
+# poses on one processor and not on another); read-only, looked up before a run's own cache.
+COMMITTED_POSES = ROOT / "benchmarks" / "scene_poses"
+
+
 def cached_pose(body, params: dict, cache_dir=None, attempts: int = 4):
     """pose_fighters(body, params), kept in cache_dir/<_pose_key>.npz (+ .json) when a cache is
-    given, so the variants of one pose are posed once and a stopped run resumes quickly."""
+    given, so the variants of one pose are posed once and a stopped run resumes quickly. With a
+    cache, a pair committed in COMMITTED_POSES (or marked .failed there) is taken from there."""
     if cache_dir is None:
         return pose_fighters(body, params, attempts)
-    cache_dir = Path(cache_dir)
-    stem = cache_dir / _pose_key(params)
+    key = _pose_key(params)
+    for folder in (COMMITTED_POSES, Path(cache_dir)):
+        stem = folder / key
+        if stem.with_suffix(".json").is_file() or stem.with_suffix(".failed").is_file():
+            break
+    else:
+        stem = Path(cache_dir) / key
     failed = stem.with_suffix(".failed")
     if failed.is_file():  # posing this pair failed before: do not spend the minutes again
         raise RuntimeError(failed.read_text().strip() + " (cached failure)")
@@ -1177,13 +1189,12 @@ def cached_pose(body, params: dict, cache_dir=None, attempts: int = 4):
                      "transl": arrays["transl"][r], "airborne": info["airborne"][r], "grips": info["grip_targets"][r]}
                     for r, role in enumerate(ROLES)]
         return fighters, info["grips"], info["interpenetration_m"]
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
     try:
         fighters, grips, depth = pose_fighters(body, params, attempts)
     except RuntimeError as error:
         failed.write_text(f"{error}\n")
         raise
-    cache_dir.mkdir(parents=True, exist_ok=True)
     np.savez(stem.with_suffix(".npz"),
              **{key: np.stack([f[key] for f in fighters]) for key in ("shape", "pose", "transl")})
     info = {"airborne": [bool(f.get("airborne")) for f in fighters], "grip_targets": [f["grips"] for f in fighters],
