@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_detect.py [--scenes DIR ...] [--set DIR --split tune|holdout|all]
                                                 [--json OUT.json] [--overlays DIR]
-                                                [--landmark full|heavy]
+                                                [--landmark full|heavy] [--placing heavy|full|none]
 
 Runs only `find_fighters` (detection, isolation, roles; no fit) on scenes with ground truth, as
 tools/judo_scenes.py and tools/scene_sets.py write them, and scores each true fighter (people
@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bridge.detection import mediapipe_pose  # noqa: E402
+from bridge.detection.sources import mediapipe_crops  # noqa: E402
 from bridge.detection.fighters import find_fighters  # noqa: E402
 from bridge.errors import BridgeError  # noqa: E402
 from bridge.imaging.photo import load_photo  # noqa: E402
@@ -178,9 +179,14 @@ def main(argv=None) -> int:
     parser.add_argument("--overlays", help="draw each scene with a failure into this folder")
     parser.add_argument("--landmark", choices=sorted(mediapipe_pose.COMPLEXITY), default=mediapipe_pose.LANDMARK_MODEL,
                         help="the BlazePose landmark model the detector runs (default: the product's)")
+    parser.add_argument("--placing", choices=(*sorted(mediapipe_pose.COMPLEXITY), "none"),
+                        default=mediapipe_crops.PLACING_MODEL or "none",
+                        help="the crop vote's placing model (none: the landmark model's views alone)")
     args = parser.parse_args(argv)
     mediapipe_pose.LANDMARK_MODEL = args.landmark
-    print(f"landmark model: {mediapipe_pose.landmark_model_in_use()}", flush=True)
+    mediapipe_crops.PLACING_MODEL = None if args.placing == "none" else args.placing
+    print(f"landmark model: {mediapipe_pose.landmark_model_in_use()}, placing model: "
+          f"{mediapipe_crops.placing_model() or 'none'}", flush=True)
     scenes = _scenes(args)
     rows, by_category = [], defaultdict(list)
     for folder, categories in scenes:

@@ -212,8 +212,9 @@ def _preload() -> None:
     threading.Thread(target=_preload_rest, args=(began,), daemon=True, name="preload").start()
     try:
         from .detection.mediapipe_pose import warm_up
+        from .detection.sources.mediapipe_crops import placing_model
 
-        warm_up()
+        warm_up(tuple(dict.fromkeys((None, placing_model()))))  # the crop vote's two models
     except Exception as exc:  # noqa: BLE001 - a job reports it properly when it needs the part
         print(f"preload failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 

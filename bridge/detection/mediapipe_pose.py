@@ -156,9 +156,11 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=GRAPHS, thread_name_prefix="mediapipe")
 
 
-def warm_up() -> None:
-    """Every graph loaded and run once: its first image pays the model's set-up."""
-    detect_views([(np.zeros((64, 64, 3), np.uint8), 0)] * GRAPHS)
+def warm_up(models: tuple[str | None, ...] = (None,)) -> None:
+    """Every graph of these models (None: LANDMARK_MODEL) loaded and run once: its first image
+    pays the model's set-up."""
+    for model in models:
+        detect_views([(np.zeros((64, 64, 3), np.uint8), 0)] * GRAPHS, model)
 
 
 def detect_views(views: list[tuple[np.ndarray, int]], model: str | None = None) -> list[Detection | None]:
