@@ -90,15 +90,31 @@ def _mask_around(person, shape=(600, 1000)):
 
 def test_two_detections_inside_one_segmented_person_are_one_person():
     """A detector that segments people (BlazePose) tells two detections of one fighter apart from
-    two fighters, where keypoints alone (same_person) do not."""
+    two fighters, where the keypoints' mean distance (same_person) does not."""
     tori, uke = _person(100), _person(270)  # in contact
     tori_again = _person(100)
-    tori_again.points = tori.points + np.where(np.arange(25)[:, None] % 2, 30.0, -30.0)  # a looser view of tori
+    # a looser view of tori, its legs elsewhere: the mean distance calls it another person
+    tori_again.points = tori.points + np.where(np.arange(25)[:, None] % 2, 30.0, -30.0)
+    tori_again.points[9:15] += 200.0
     segmented = [_person(100, "seg", mask=_mask_around(tori)), _person(270, "seg", mask=_mask_around(uke))]
     chosen, _, _ = choose(_request(), [Stub("stub", [tori, tori_again, uke]), Stub("seg", segmented)])
     assert chosen == [tori, uke]
-    chosen, _, _ = choose(_request(), [Stub("stub", [tori, tori_again, uke])])  # without masks: taken twice
-    assert chosen == [tori, tori_again]
+    chosen, _, _ = choose(_request(), [Stub("stub", [tori, tori_again, uke])])
+    assert chosen == [tori, uke]  # without masks too: most of its joints lie on tori's (a copy)
+
+
+def test_a_copy_is_one_person_but_two_fighters_whose_joints_meet_in_places_are_two():
+    tori, uke = _person(100), _person(170)  # in contact
+    copy = _person(100)
+    copy.points = tori.points.copy()
+    copy.points[[10, 11, 13, 14]] += 150.0  # knees and ankles elsewhere (a leg swapped onto uke)
+    chosen, _, _ = choose(_request(), [Stub("stub", [tori, copy, uke])])
+    assert chosen == [tori, uke]
+    near = _person(100)  # another fighter with a third of its joints on tori's (grips, hips together)
+    near.points = tori.points + 120.0
+    near.points[:8] = tori.points[:8]
+    chosen, _, _ = choose(_request(), [Stub("stub", [tori, near])])
+    assert chosen == [tori, near]
 
 
 def test_a_mask_holding_both_fighters_does_not_merge_them():
@@ -162,3 +178,24 @@ def test_a_referees_arm_reaching_into_the_pairs_box_does_not_make_him_a_fighter(
     referee.points[4] = (195.0, 150.0)  # his right wrist reaches into tori's box
     chosen, _, _ = choose(_request(), [Stub("stub", [tori, referee, uke])])
     assert chosen == [tori, uke]
+
+
+def _dressed(x0, colour, rgb, **fields):
+    """A person at x0 whose torso (shoulders to hips) is painted `colour` in rgb."""
+    person = _person(x0, **fields)
+    person.points[[2, 5, 12, 9]] = [(x0 + 20, 150), (x0 + 80, 150), (x0 + 75, 280), (x0 + 25, 280)]
+    rgb[150:280, int(x0) + 20:int(x0) + 80] = colour
+    return person
+
+
+def test_a_person_in_a_referees_dark_suit_is_not_taken_for_a_fighter():
+    rgb = np.full((600, 1000, 3), 120, np.uint8)
+    referee = _dressed(100, (20, 20, 24), rgb, score=6.0)  # the most prominent, touching tori
+    tori = _dressed(150, (235, 235, 230), rgb, score=5.0)
+    uke = _dressed(230, (30, 60, 170), rgb, score=1.0)  # a blue gi: dark but coloured
+    request = Request(SimpleNamespace(path="photo.jpg", width=1000, height=600), rgb, 1.0, 2, {}, None, None)
+    chosen, _, _ = choose(request, [Stub("stub", [referee, tori, uke])])
+    assert chosen == [tori, uke]
+    # Two people asked for and two found: one in a dark shirt is still a fighter.
+    chosen, _, _ = choose(request, [Stub("stub", [referee, tori])])
+    assert chosen == [referee, tori]

@@ -3,14 +3,16 @@
 The artist's word wins: a rectangle's candidate is that fighter, and a keypoint file's people are
 the only people (matched to the rectangles, else the most prominent). Otherwise the detectors'
 credible, distinct people, most prominent first (two detections inside one person that a source
-segmented are one person); of more than two, the pair in contact.
+segmented are one person); of more than two, the pair in contact, leaving out one in a referee's
+suit (referee.py).
 """
 from __future__ import annotations
 
 from ..errors import BridgeError
-from ..keypoints import CONFIDENT, same_person, share_inside
+from ..keypoints import CONFIDENT, same_person, share_inside, shared_joints
 from ..result.format import ROLES
 from .keypoint_file import assign_people
+from .referee import without_referees
 from .pairing import APART, box_gap, fighters_in_contact, in_contact
 from .sources import SOURCES, Candidate, Request, Source
 
@@ -74,6 +76,8 @@ def _detected(request: Request, candidates: list[Candidate]):
                 and (owner[id(candidate)] is None or owner[id(candidate)] not in {owner[id(p)] for p in people}):
             people.append(candidate)
     if not found and count == 2:  # a referee or spectator is not a fighter: the fighters touch
+        people = without_referees(request.rgb, request.scale, people)
+        people = _without_copies(people)
         people = _with_partner(fighters_in_contact(people), people, candidates)
         if len(people) < 2:
             people = _distinct_pair(candidates) or people
@@ -129,6 +133,25 @@ def _owners(candidates: list[Candidate]) -> dict[int, int | None]:
                                           candidate.points, candidate.confidence, segmented[k].points,
                                           segmented[k].confidence, JOINTS_NEAR))), None)
     return owners
+
+
+# Two detections that put most of their common joints at one place are one person, seen twice,
+# however far their other joints lie (same_person's mean distance misses a copy with its legs
+# elsewhere). On the tune split's clean detections (each within 30 px of a true fighter), two of
+# one person shared at least 0.62 of their joints (within 0.15 of its size), two of different
+# fighters at most 0.52 (docs/decisions.md, "The referee's suit and copies of one fighter").
+COPY_SHARE = 0.6
+COPY_TOLERANCE = 0.15
+
+
+def _without_copies(people: list[Candidate]) -> list[Candidate]:
+    """People (most prominent first) less any that is a copy of a more prominent one."""
+    kept: list[Candidate] = []
+    for person in people:
+        if not any(shared_joints(person.points, person.confidence, other.points, other.confidence,
+                                 COPY_TOLERANCE) >= COPY_SHARE for other in kept):
+            kept.append(person)
+    return kept
 
 
 def _distinct_pair(candidates: list[Candidate]) -> list[Candidate] | None:
