@@ -9,11 +9,10 @@ suit (referee.py).
 from __future__ import annotations
 
 from ..errors import BridgeError
-from ..keypoints import CONFIDENT, same_person, share_inside, shared_joints
+from ..keypoints import CONFIDENT, same_person, share_inside
 from ..result.format import ROLES
 from .keypoint_file import assign_people
-from .referee import without_referees
-from .pairing import APART, box_gap, fighters_in_contact, in_contact
+from .pairing import APART, box_gap, fighters_in_contact, in_contact, plausible_fighters
 from .sources import SOURCES, Candidate, Request, Source
 
 
@@ -76,8 +75,7 @@ def _detected(request: Request, candidates: list[Candidate]):
                 and (owner[id(candidate)] is None or owner[id(candidate)] not in {owner[id(p)] for p in people}):
             people.append(candidate)
     if not found and count == 2:  # a referee or spectator is not a fighter: the fighters touch
-        people = without_referees(request.rgb, request.scale, people)
-        people = _without_copies(people)
+        people = plausible_fighters(request.rgb, request.scale, people)
         people = _with_partner(fighters_in_contact(people), people, candidates)
         if len(people) < 2:
             people = _distinct_pair(candidates) or people
@@ -133,25 +131,6 @@ def _owners(candidates: list[Candidate]) -> dict[int, int | None]:
                                           candidate.points, candidate.confidence, segmented[k].points,
                                           segmented[k].confidence, JOINTS_NEAR))), None)
     return owners
-
-
-# Two detections that put most of their common joints at one place are one person, seen twice,
-# however far their other joints lie (same_person's mean distance misses a copy with its legs
-# elsewhere). On the tune split's clean detections (each within 30 px of a true fighter), two of
-# one person shared at least 0.62 of their joints (within 0.15 of its size), two of different
-# fighters at most 0.52 (docs/decisions.md, "The referee's suit and copies of one fighter").
-COPY_SHARE = 0.6
-COPY_TOLERANCE = 0.15
-
-
-def _without_copies(people: list[Candidate]) -> list[Candidate]:
-    """People (most prominent first) less any that is a copy of a more prominent one."""
-    kept: list[Candidate] = []
-    for person in people:
-        if not any(shared_joints(person.points, person.confidence, other.points, other.confidence,
-                                 COPY_TOLERANCE) >= COPY_SHARE for other in kept):
-            kept.append(person)
-    return kept
 
 
 def _distinct_pair(candidates: list[Candidate]) -> list[Candidate] | None:
