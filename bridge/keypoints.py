@@ -109,17 +109,6 @@ def same_person(points, confidence, other_points, other_confidence, tolerance: f
     return float(np.linalg.norm(points[both] - other_points[both], axis=1).mean()) < tolerance * size
 
 
-def shared_joints(points, confidence, other_points, other_confidence, tolerance: float = 0.1) -> float:
-    """The share of two detections' common confident joints that lie within `tolerance` of the
-    larger one's size of each other (0 with fewer than four in common)."""
-    both = (confidence >= CONFIDENT) & (other_confidence >= CONFIDENT)
-    if both.sum() < 4:
-        return 0.0
-    size = max(np.linalg.norm(np.ptp(p[c >= CONFIDENT], axis=0)) for p, c in ((points, confidence),
-                                                                             (other_points, other_confidence)))
-    return float((np.linalg.norm(points[both] - other_points[both], axis=1) < tolerance * size).mean())
-
-
 def points_inside(points: np.ndarray, region) -> np.ndarray:
     """(N,) bool: which points lie in `region`, a bool mask (H, W) or a rectangle (x0, y0, x1, y1)."""
     x, y = points[:, 0], points[:, 1]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..keypoints import CONFIDENT, shared_joints
-from .referee import without_referees
+from ..keypoints import CONFIDENT
+from .referee import looks_like_referee, wears_judogi
 
 # Two people whose keypoint boxes lie further apart than this (box_gap) are not in contact.
 APART = 0.25
@@ -63,26 +63,13 @@ def fighters_in_contact(people: list) -> list:
     return [people[i], people[j]] if gap <= APART else people[:2]
 
 
-# Two detections that put most of their common joints at one place are one person, seen twice,
-# however far their other joints lie (same_person's mean distance misses a copy with its legs
-# elsewhere). On the tune split's clean detections (each within 30 px of a true fighter), two of
-# one person shared at least 0.62 of their joints (within 0.15 of its size), two of different
-# fighters at most 0.52 (docs/decisions.md, "The referee's suit and copies of one fighter").
-COPY_SHARE = 0.6
-COPY_TOLERANCE = 0.15
-
-
-def without_copies(people: list) -> list:
-    """People (most prominent first) less any that is a copy of a more prominent one."""
-    kept: list = []
-    for person in people:
-        if not any(shared_joints(person.points, person.confidence, other.points, other.confidence,
-                                 COPY_TOLERANCE) >= COPY_SHARE for other in kept):
-            kept.append(person)
+def plausible_fighters(rgb: np.ndarray, scale: float, people: list, count: int = 2) -> list:
+    """Distinct people (most prominent first) that may be the `count` fighters: those in a
+    referee's suit (referee.py) left out where the `count` most prominent others wear judogi;
+    else all of them (a fighter in a dark shirt stays a fighter)."""
+    if len(people) <= count:
+        return people
+    kept = [person for person in people if not looks_like_referee(rgb, scale, person)]
+    if len(kept) < count or not all(wears_judogi(rgb, scale, person) for person in kept[:count]):
+        return people
     return kept
-
-
-def plausible_fighters(rgb: np.ndarray, scale: float, people: list) -> list:
-    """Distinct people (most prominent first) that may be fighters: not in a referee's suit
-    (referee.py) and not a copy of a more prominent one (without_copies)."""
-    return without_copies(without_referees(rgb, scale, people))
