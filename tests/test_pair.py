@@ -131,8 +131,7 @@ def test_bodies_left_passing_into_each_other_are_reported(body):
 def test_a_fighter_fitted_too_near_is_moved_back_to_where_the_two_touch(body):
     """Two fighters side by side at one depth; the second fitted 15% too near (and so 15% too
     small, as the photo shows it the same): the move along the camera's rays brings it back to
-    the middle of the range where the two touch, its true depth. Bodies that touch at no depth
-    stay where they were fitted."""
+    the middle of the range where the two touch, its true depth."""
     from bridge.fitting.pair import depth_ratio
 
     faces = body.faces.numpy()
@@ -141,7 +140,19 @@ def test_a_fighter_fitted_too_near_is_moved_back_to_where_the_two_touch(body):
     b = b + place_in_contact(a, b, faces)  # touching, side by side
     ratio = depth_ratio([a, b / 1.15])
     assert abs(np.log(ratio / 1.15)) < 0.04, ratio
-    assert depth_ratio([a, b + np.array([3.0, 0.0, 0.0])]) == 1.0
+
+
+def test_a_fighter_fitted_far_behind_the_other_is_brought_to_stand_beside_it(body):
+    """A partial detection gets a size, and so a depth, far off (three times as far here, and
+    three times as large, as the photo shows it the same); where the two silhouettes do not meet,
+    no depth makes them touch, and the fighter moves to where the two come nearest: its true
+    depth, beside the other (before, it stayed metres behind)."""
+    from bridge.fitting.pair import depth_ratio
+
+    a = standing(body, -0.2, 3.0).numpy()
+    beside = standing(body, 0.5, 3.0).numpy()  # 0.7 m to the side: they do not touch
+    ratio = depth_ratio([a, beside * 3.0])
+    assert abs(np.log(ratio * 3.0)) < 0.1, ratio
 
 
 def test_a_wrist_on_the_other_fighter_is_found_without_drawing_its_silhouette(body):
