@@ -188,3 +188,16 @@ def test_the_written_front_is_the_body_the_scene_shows_in_front(body):
     arrays = {"tori": {"vertices": apart, "faces": faces, "transl": np.array([2.5, 0.1, 3.6])},
               "uke": {"vertices": near, "faces": faces, "transl": np.array([0.0, 0.1, 3.0])}}
     assert front_role(arrays, K, 256, 256) == "uke"
+
+
+def test_a_fighter_fitted_far_behind_whose_silhouette_meets_the_others_stays_behind_it(body):
+    """Fitted 2.5 times too far (past the usual range), its silhouette on the other's: of the
+    depths where the two touch, it takes one that keeps it behind the other, as the fighter the
+    other hides."""
+    from bridge.fitting.pair import depth_ratio
+
+    a = standing(body, 0.0, 3.0).numpy()
+    b = standing(body, 0.15, 2.85).numpy() * 2.5  # where they touch, it could stand in front too
+    ratio = depth_ratio([a, b])
+    assert ratio < 0.6  # brought back from 7.5 m
+    assert np.median(b[:, 2]) * ratio >= np.median(a[:, 2])

@@ -266,7 +266,8 @@ def depth_ratio(vertices: list[np.ndarray], faces: np.ndarray | None = None, K: 
                 rgb: np.ndarray | None = None) -> float:
     """How much further (or nearer) person 1 should stand, scaled about the camera's centre (which
     leaves the photo as it is): the middle (in log ratio) of the range of ratios at which the two
-    bodies touch at all, searched over DEPTH_RATIOS, then WIDE_RATIOS; where they touch at none
+    bodies touch at all, searched over DEPTH_RATIOS, then WIDE_RATIOS (keeping the one fitted
+    further behind); where they touch at none
     (their silhouettes do not meet), the ratio that brings them nearest (nearest_ratio).
 
     Why: two fighters in a photo of a throw touch, and their bodies fitted apart get their depths
@@ -280,6 +281,12 @@ def depth_ratio(vertices: list[np.ndarray], faces: np.ndarray | None = None, K: 
     if len(touching) == 0:
         ratios = WIDE_RATIOS
         touching = np.flatnonzero(contact_counts(vertices, ratios))
+        # The one fitted that far off is most likely a partial detection, of the fighter the
+        # other hides: of the depths where they touch, those that keep it behind.
+        depth_0, depth_1 = (float(np.median(v[:, 2])) for v in vertices)
+        behind = (ratios[touching] * depth_1 >= depth_0) == (depth_1 >= depth_0)
+        if behind.any():
+            touching = touching[behind]
     if len(touching) == 0:  # their silhouettes do not meet: as near as the photo lets them
         return nearest_ratio(vertices)
     if masks is not None and rgb is not None:
