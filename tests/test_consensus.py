@@ -183,9 +183,20 @@ def test_a_person_in_a_referees_dark_suit_is_not_taken_for_a_fighter():
     # Two people asked for and two found: one in a dark shirt is still a fighter.
     chosen, _, _ = choose(request, [Stub("stub", [referee, tori])])
     assert chosen == [referee, tori]
-    # Nor where the others are one person seen twice (most joints in one place): plain clothes.
+    # Nor where the other two detections are one person (they count as one: two people found).
     tori_again = _person(150, score=4.0)
     tori_again.points = tori.points.copy()
     tori_again.points[[10, 11]] += 60.0
     chosen, _, _ = choose(request, [Stub("stub", [referee, tori, tori_again])])
     assert referee in chosen
+
+
+def test_a_fighter_in_a_dark_shirt_beside_a_fighter_without_a_gi_stays_a_fighter():
+    """Training in plain clothes: no referee stands there, so a dark shirt says nothing."""
+    rgb = np.full((600, 1000, 3), 120, np.uint8)
+    dark = _dressed(100, (45, 45, 50), rgb, score=6.0)
+    red = _dressed(150, (200, 40, 40), rgb, score=5.0)  # a red T-shirt: no judogi
+    third = _dressed(600, (235, 235, 230), rgb, score=1.0)  # someone apart
+    request = Request(SimpleNamespace(path="photo.jpg", width=1000, height=600), rgb, 1.0, 2, {}, None, None)
+    chosen, _, _ = choose(request, [Stub("stub", [dark, red, third])])
+    assert chosen == [dark, red]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..keypoints import CONFIDENT
-from .referee import looks_like_referee, wears_judogi
+from .referee import torso_colour
 
 # Two people whose keypoint boxes lie further apart than this (box_gap) are not in contact.
 APART = 0.25
@@ -69,7 +69,8 @@ def plausible_fighters(rgb: np.ndarray, scale: float, people: list, count: int =
     else all of them (a fighter in a dark shirt stays a fighter)."""
     if len(people) <= count:
         return people
-    kept = [person for person in people if not looks_like_referee(rgb, scale, person)]
-    if len(kept) < count or not all(wears_judogi(rgb, scale, person) for person in kept[:count]):
+    colours = [torso_colour(rgb, scale, person) for person in people]
+    kept = [(person, colour) for person, colour in zip(people, colours) if colour is None or not colour.is_suit()]
+    if len(kept) < count or not all(colour is not None and colour.is_judogi() for _, colour in kept[:count]):
         return people
-    return kept
+    return [person for person, _ in kept]

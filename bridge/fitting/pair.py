@@ -234,8 +234,8 @@ def pair_terms(vertices: list[np.ndarray], people, faces: np.ndarray, K: np.ndar
 # (docs/decisions.md, "The pair's placement").
 DEPTH_RATIOS = np.exp(np.linspace(np.log(0.6), np.log(1.7), 61))  # steps of 1.7%
 # Searched only where the bodies touch at none of DEPTH_RATIOS: a fighter whose detection is a
-# part of a body gets a size, and so a depth, far off (audit a32: 13.7 m behind the other, who
-# stood at 4.9 m); two fighters in a throw touch, so that one moves to where they do.
+# part of a body gets a size, and so a depth, far off (docs/decisions.md, "Two fighters whose
+# silhouettes do not meet"); two fighters in a throw touch, so that one moves to where they do.
 WIDE_RATIOS = np.exp(np.linspace(np.log(0.2), np.log(5.0), 161))  # steps of 2%
 CONTACT_M = 0.03  # a vertex this close to the other body's vertices touches it
 
@@ -267,8 +267,8 @@ def depth_ratio(vertices: list[np.ndarray], faces: np.ndarray | None = None, K: 
     """How much further (or nearer) person 1 should stand, scaled about the camera's centre (which
     leaves the photo as it is): the middle (in log ratio) of the range of ratios at which the two
     bodies touch at all, searched over DEPTH_RATIOS, then WIDE_RATIOS (keeping the one fitted
-    further behind); where they touch at none
-    (their silhouettes do not meet), the ratio that brings them nearest (nearest_ratio).
+    further behind); where they touch at none (their silhouettes do not meet), the ratio that
+    brings them nearest (nearest_ratio).
 
     Why: two fighters in a photo of a throw touch, and their bodies fitted apart get their depths
     from a size prior, off by up to a fifth each. Where the fitted bodies touch is a range (their

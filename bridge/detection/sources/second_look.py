@@ -14,6 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ...imaging.masks import TORSO  # a polygon, in order
 from ...keypoints import CONFIDENT, INDEX, LIMBS, keypoint_size, same_person, share_inside
 from ..pairing import fighters_in_contact, in_contact
 from .base import Candidate, Request, Source, roles_left
@@ -21,7 +22,6 @@ from .mediapipe_crops import VIEWS, candidate_people
 
 REACH = 0.5  # the searched region: the person's keypoint box grown by this share of its diagonal each side
 LIMB_WIDTH = 0.05  # half-width of a painted-out limb, a share of the person's keypoint box diagonal
-TORSO = [INDEX[n] for n in ("right_shoulder", "left_shoulder", "left_hip", "right_hip")]  # a polygon, in order
 HEAD = [INDEX[n] for n in ("nose", "right_eye", "left_eye", "right_ear", "left_ear")]
 # Where the pair touches, the second person is looked behind only when at least this share of its
 # confident keypoints lies on the first one's painted body, as a blend of both does
